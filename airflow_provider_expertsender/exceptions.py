@@ -1,0 +1,182 @@
+"""Exceptions of the ExpertSender provider: one class per failure a user reacts to differently.
+
+Every class derives from :class:`ExpertSenderError`, itself an ``AirflowException`` so Airflow treats it as a
+task failure. Messages never contain the API key or a request/response body; they name the request
+(``METHOD /path``), the HTTP status and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.exceptions import AirflowException
+
+
+class ExpertSenderError(AirflowException):
+    """Base class of every error raised by this provider.
+
+    :param message: human readable message (no secrets, no personal data beyond an identifier).
+    :param status: HTTP status code, when the error comes from a response.
+    :param method: HTTP method of the failed request.
+    :param path: path of the failed request (identifiers URL-encoded).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.method = method
+        self.path = path
+
+
+class ExpertSenderConfigError(ExpertSenderError):
+    """The connection or an operator argument is invalid (bad extra, missing API key, two identifiers...)."""
+
+
+class ExpertSenderAuthError(ExpertSenderError):
+    """401/403: the API key was rejected or lacks access to the resource. Not retried."""
+
+
+class ExpertSenderNotFoundError(ExpertSenderError):
+    """The requested customer or order does not exist (404, or 200 with ``data: null``)."""
+
+
+class ExpertSenderValidationError(ExpertSenderError):
+    """400: the API rejected the request body (RFC 7807 problem details). Not retried.
+
+    :param title: problem-details ``title``.
+    :param detail: problem-details ``detail``.
+    :param substatus: ExpertSender's ``substatus`` (e.g. ``CustomerInvalidModelState``).
+    :param errors: the ``errors`` member, a list of strings or a ``{field: [messages]}`` map, when present.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        detail: str | None = None,
+        substatus: str | None = None,
+        errors: Any = None,
+        status: int | None = 400,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, method=method, path=path)
+        self.title = title
+        self.detail = detail
+        self.substatus = substatus
+        self.errors = errors
+
+
+class ExpertSenderRateLimitError(ExpertSenderError):
+    """429 after the retry budget was spent. ``retry_after`` is the server's last hint in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ExpertSenderServerError(ExpertSenderError):
+    """5xx after the retry budget was spent (or at once for a call that must not be repeated)."""
+
+    def __init__(self, message: str, *, maybe_applied: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.maybe_applied = maybe_applied
+
+
+class ExpertSenderTransportError(ExpertSenderError):
+    """No usable response: connection refused/reset, timeout, TLS failure, truncated or non-JSON body.
+
+    :param maybe_applied: True when the request may have reached the server and been applied (the read timed
+        out or the connection dropped after the body was sent). A non-idempotent call is then not repeated.
+    """
+
+    def __init__(self, message: str, *, maybe_applied: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.maybe_applied = maybe_applied
+
+
+class ExpertSenderResponseError(ExpertSenderError):
+    """A response the provider cannot interpret (2xx with a body that is not the documented JSON shape)."""
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One broken rule of one field of one record.
+
+    :param field: dotted path of the field in API spelling, e.g. ``customAttributes[0].name``.
+    :param rule: what is wrong, e.g. ``at most 320 characters``.
+    """
+
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}"
+
+
+@dataclass(frozen=True)
+class InvalidRecord:
+    """A record that failed local validation (or that the API rejected).
+
+    :param index: position of the record in its input (0-based, across all batches/files/rows).
+    :param identifier: the record's identifier for humans (email, crm id, order id), if it has one.
+    :param problems: the broken rules.
+    """
+
+    index: int
+    identifier: str | None
+    problems: tuple[FieldProblem, ...] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        who = f" ({self.identifier})" if self.identifier else ""
+        rules = "; ".join(str(p) for p in self.problems) or "rejected"
+        return f"record #{self.index}{who}: {rules}"
+
+
+class ExpertSenderInvalidRecordError(ExpertSenderError):
+    """Local validation rejected one record before anything was sent.
+
+    :param record: which record and which rules it broke.
+    """
+
+    def __init__(self, record: InvalidRecord) -> None:
+        super().__init__(f"Invalid {record.describe()}. Fix the input; nothing was sent for this record.")
+        self.record = record
+
+
+class ExpertSenderInvalidInputError(ExpertSenderError):
+    """Several records failed local validation with ``on_invalid="fail"``: nothing was sent.
+
+    :param records: the invalid records (the message lists the first few).
+    """
+
+    def __init__(self, records: Sequence[InvalidRecord], *, shown: int = 5) -> None:
+        head = "; ".join(r.describe() for r in records[:shown])
+        more = f" (and {len(records) - shown} more)" if len(records) > shown else ""
+        super().__init__(
+            f"{len(records)} invalid record(s), nothing was sent: {head}{more}. Fix the input, or pass "
+            'on_invalid="skip" to send the valid records and report the invalid ones.'
+        )
+        self.records = list(records)
+
+
+class ExpertSenderRejectedRecordsError(ExpertSenderError):
+    """More records were rejected (locally or by the API) than ``max_rejected`` allows.
+
+    Raised after every valid record was sent. ``summary`` is the task's summary (counts, dead-letter path).
+    """
+
+    def __init__(self, message: str, *, summary: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or {}

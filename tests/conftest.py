@@ -1,0 +1,30 @@
+"""Test-session set-up shared by every test.
+
+An isolated ``AIRFLOW_HOME`` (sqlite metadata DB, examples off, a private dags folder) is configured *before*
+Airflow is imported anywhere, so the suite never touches a user's Airflow installation. Fixtures live in
+``tests/plugins/``: ``emulator.py`` (the local ECDP and the connection pointing at it) and ``airflow_dags.py``
+(a migrated metadata DB and ``run_dag``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_HOME = Path(tempfile.mkdtemp(prefix="es-airflow-home-"))
+(_HOME / "dags").mkdir()
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(_HOME / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    }
+)
+# A connection left in the developer's environment must not leak into tests.
+for _name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
+    del os.environ[_name]
+
+pytest_plugins = ["tests.plugins.emulator", "tests.plugins.airflow_dags"]
