@@ -1,0 +1,94 @@
+"""What every ExpertSender operator shares: the connection id, the hook, and argument checks.
+
+Argument checks follow one rule: a value the DAG author wrote literally is checked in ``__init__`` (the DAG
+fails to parse, with a message saying what to pass); a value that is templated or comes from an ``XComArg`` is
+checked in ``execute()``, after rendering and before any request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+from airflow.providers.common.compat.sdk import BaseOperator
+
+from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
+from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
+
+DEFAULT_CONN_ID = "expertsender_default"
+
+_JINJA_MARKERS = ("{{", "{%", "{#")
+
+
+class ExpertSenderBaseOperator(BaseOperator):
+    """Base of every ExpertSender operator: the connection id and a lazily created :class:`ExpertSenderHook`.
+
+    Subclasses list ``expertsender_conn_id`` in their ``template_fields`` (it is not secret: the API key lives
+    in the connection) and call ``self.hook`` only from ``execute()``, after templates are rendered.
+
+    :param expertsender_conn_id: Airflow connection of the ExpertSender business unit (templated).
+    """
+
+    template_fields: tuple[str, ...] = ("expertsender_conn_id",)
+    ui_color = "#ffd6a5"
+
+    def __init__(self, *, expertsender_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.expertsender_conn_id = expertsender_conn_id
+
+    @cached_property
+    def hook(self) -> ExpertSenderHook:
+        """The hook for ``expertsender_conn_id``, created on first use (never at DAG-parse time)."""
+        return ExpertSenderHook(expertsender_conn_id=self.expertsender_conn_id)
+
+
+def is_dynamic(value: Any) -> bool:
+    """Whether ``value`` is only known at run time: an ``XComArg`` or a string holding a Jinja template."""
+    if isinstance(value, str):
+        return any(marker in value for marker in _JINJA_MARKERS)
+    # XComArg and its subclasses (PlainXComArg, MapXComArg...), on both Airflow lines, without importing them.
+    return callable(getattr(value, "resolve", None)) and callable(getattr(value, "iter_references", None))
+
+
+def is_given(value: Any) -> bool:
+    """Whether an optional argument was given: ``None`` and ``""`` (e.g. an empty rendered template) are not."""
+    return value is not None and value != ""
+
+
+def one_identifier(candidates: Mapping[str, Any], *, what: str) -> tuple[str, Any]:
+    """Return the ``(name, value)`` of the only identifier given among ``candidates``.
+
+    :param candidates: argument name -> value, in the order shown to users.
+    :param what: what the identifier is for, for the message (e.g. ``"ExpertSenderGetCustomerOperator"``).
+    :raises ExpertSenderConfigError: none or several were given. The message names the arguments, never
+        their values (they are personal data).
+    """
+    given = [name for name, value in candidates.items() if is_given(value)]
+    if len(given) == 1:
+        return given[0], candidates[given[0]]
+    names = ", ".join(candidates)
+    if not given:
+        raise ExpertSenderConfigError(f"{what} needs exactly one of {names}; none was given. Pass one of them.")
+    raise ExpertSenderConfigError(
+        f"{what} needs exactly one of {names}; got {len(given)} ({', '.join(given)}). Pass only one of them."
+    )
+
+
+def check_identifiers_early(candidates: Mapping[str, Any], *, what: str) -> None:
+    """Run :func:`one_identifier` at DAG-parse time when the outcome cannot change at run time.
+
+    "None given" is final. Several given is final only when none of them is templated or an ``XComArg``
+    (one may render to ``""``); otherwise the check runs again in ``execute()``.
+    """
+    given = [value for value in candidates.values() if is_given(value)]
+    if len(given) > 1 and any(is_dynamic(value) for value in given):
+        return
+    one_identifier(candidates, what=what)
+
+
+def require(name: str, value: Any, *, what: str) -> Any:
+    """Return ``value``, or raise :class:`ExpertSenderConfigError` when the required argument is missing."""
+    if not is_given(value):
+        raise ExpertSenderConfigError(f"{what} needs {name}; it is {value!r}. Pass a non-empty {name}.")
+    return value
