@@ -7,14 +7,16 @@ checked in ``execute()``, after rendering and before any request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULT_CONN_ID = "expertsender_default"
 
@@ -52,7 +54,7 @@ def is_dynamic(value: Any) -> bool:
 
 
 def is_given(value: Any) -> bool:
-    """Whether an optional argument was given: ``None`` and ``""`` (e.g. an empty rendered template) are not."""
+    """Whether an optional argument was given; ``None`` and ``""`` (an empty rendered template) are not."""
     return value is not None and value != ""
 
 
@@ -69,7 +71,7 @@ def one_identifier(candidates: Mapping[str, Any], *, what: str) -> tuple[str, An
         return given[0], candidates[given[0]]
     names = ", ".join(candidates)
     if not given:
-        raise ExpertSenderConfigError(f"{what} needs exactly one of {names}; none was given. Pass one of them.")
+        raise ExpertSenderConfigError(f"{what} needs exactly one of {names}; none was given. Pass one.")
     raise ExpertSenderConfigError(
         f"{what} needs exactly one of {names}; got {len(given)} ({', '.join(given)}). Pass only one of them."
     )
