@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow.exceptions import AirflowException
+from airflow.exceptions import AirflowException, AirflowFailException
 
 
 class ExpertSenderError(AirflowException):
@@ -108,6 +108,27 @@ class ExpertSenderTransportError(ExpertSenderError):
 
 class ExpertSenderResponseError(ExpertSenderError):
     """A response the provider cannot interpret (2xx with a body that is not the documented JSON shape)."""
+
+
+class ExpertSenderOrderStateError(ExpertSenderError, AirflowFailException):
+    """An order a sensor waits on reached a state it can never leave successfully: waiting is over.
+
+    Raised by ``ExpertSenderOrderSensor`` when the order's status is one of ``failure_statuses`` or the order
+    was deleted. It is an ``AirflowFailException``: the task fails without retries (retrying cannot change the
+    outcome), or is skipped with ``soft_fail=True``.
+
+    :param order_id: the order's id.
+    :param order_status: the order's status (documented spelling), if it has one.
+    :param deleted: whether the order was deleted.
+    """
+
+    def __init__(
+        self, message: str, *, order_id: str, order_status: str | None = None, deleted: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.order_id = order_id
+        self.order_status = order_status
+        self.deleted = deleted
 
 
 @dataclass(frozen=True)
