@@ -1,0 +1,148 @@
+"""Orders: register in bulk, get one, change its status, delete it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_expertsender.exceptions import ExpertSenderNotFoundError
+from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperator, is_dynamic, require
+from airflow_provider_expertsender.operators._write import ExpertSenderBulkWriteOperator
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+class ExpertSenderRegisterOrdersOperator(ExpertSenderBulkWriteOperator):
+    """Register orders (``POST /orders``) from a list, a file or a SQL query, in batches.
+
+    Orders are validated before anything is sent; see :class:`ExpertSenderBulkWriteOperator` for the inputs
+    (``source_path``, ``sql``...), batching and the handling of invalid records. The XCom value is the write
+    summary (``read``, ``sent``, ``accepted``, ``rejected``...).
+
+    :param orders: the orders, as dicts in snake_case or the API's camelCase (templated, rendered as JSON).
+    :param mode: ``"Add"``, ``"AddOrReplace"`` (default; safe to repeat) or ``"Replace"`` (templated).
+    """
+
+    resource = "orders"
+    records_param = "orders"
+    template_fields: tuple[str, ...] = (*ExpertSenderBulkWriteOperator.template_fields, "orders")
+    template_fields_renderers = {**ExpertSenderBulkWriteOperator.template_fields_renderers, "orders": "json"}
+
+    def __init__(self, *, orders: Any = None, mode: str = "AddOrReplace", **kwargs: Any) -> None:
+        super().__init__(records=orders, mode=mode, **kwargs)
+        self.orders = orders
+
+
+def _order_id(value: Any, *, what: str) -> str:
+    """The order id as the API's string (an int order number is accepted), or a clear error when missing."""
+    return str(require("order_id", value, what=what))
+
+
+class ExpertSenderGetOrderOperator(ExpertSenderBaseOperator):
+    """Fetch one order by its id and return it.
+
+    The XCom value is the order as the API returns it (a dict). An unknown order fails the task with
+    :class:`~airflow_provider_expertsender.exceptions.ExpertSenderNotFoundError`, unless ``missing_ok=True``:
+    then the task succeeds and returns ``None``.
+
+    :param order_id: the order's id, as sent when it was registered (templated).
+    :param missing_ok: return ``None`` instead of failing when the order does not exist.
+    :param expertsender_conn_id: connection of the business unit (templated).
+    """
+
+    template_fields: tuple[str, ...] = ("order_id", "expertsender_conn_id")
+
+    def __init__(self, *, order_id: str, missing_ok: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.order_id = order_id
+        self.missing_ok = missing_ok
+        if not is_dynamic(order_id):
+            _order_id(order_id, what=type(self).__name__)
+
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        order_id = _order_id(self.order_id, what=type(self).__name__)
+        try:
+            order = self.hook.get_order(order_id)
+        except ExpertSenderNotFoundError:
+            if not self.missing_ok:
+                raise
+            self.log.info("Order %s does not exist; missing_ok=True, returning None.", order_id)
+            return None
+        self.log.info("Fetched order %s.", order_id)
+        return order
+
+
+class ExpertSenderUpdateOrderStatusOperator(ExpertSenderBaseOperator):
+    """Change the status of an existing order (``PUT /orders/status``).
+
+    The XCom value is ``{"order_id": ..., "status": ..., "website_id": ...}`` with the status in the API's
+    spelling. An unknown order fails the task with
+    :class:`~airflow_provider_expertsender.exceptions.ExpertSenderNotFoundError`.
+    Setting the same status again is harmless, so the task is safe to retry.
+
+    :param order_id: the order's id (templated).
+    :param status: ``"placed"``, ``"paid"``, ``"completed"`` or ``"canceled"``, in any case (templated).
+    :param website_id: the tracked website the order belongs to, when orders are kept per website (templated).
+    :param expertsender_conn_id: connection of the business unit (templated).
+    """
+
+    template_fields: tuple[str, ...] = ("order_id", "status", "website_id", "expertsender_conn_id")
+
+    def __init__(
+        self, *, order_id: str, status: str, website_id: int | str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.order_id = order_id
+        self.status = status
+        self.website_id = website_id
+        what = type(self).__name__
+        if not is_dynamic(order_id):
+            _order_id(order_id, what=what)
+        if not is_dynamic(status):
+            from airflow_provider_expertsender.models import normalize_order_status
+
+            normalize_order_status(status)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_expertsender.models import status_change_payload
+
+        order_id = _order_id(self.order_id, what=type(self).__name__)
+        payload = status_change_payload(order_id, self.status, self.website_id)
+        status, website_id = payload["orderStatus"], payload.get("websiteId")
+        self.hook.update_order_status(order_id, status, website_id)
+        self.log.info("Order %s is now %s.", order_id, status)
+        return {"order_id": order_id, "status": status, "website_id": website_id}
+
+
+class ExpertSenderDeleteOrderOperator(ExpertSenderBaseOperator):
+    """Delete an order (``DELETE /orders/{id}``; ExpertSender marks it deleted rather than erasing it).
+
+    The XCom value is ``{"order_id": ..., "deleted": True}``. An unknown order fails the task with
+    :class:`~airflow_provider_expertsender.exceptions.ExpertSenderNotFoundError`, unless ``missing_ok=True``
+    (then ``"deleted"`` is ``False``), which makes re-runs of a cleanup DAG succeed.
+
+    :param order_id: the order's id (templated).
+    :param missing_ok: succeed when the order does not exist.
+    :param expertsender_conn_id: connection of the business unit (templated).
+    """
+
+    template_fields: tuple[str, ...] = ("order_id", "expertsender_conn_id")
+
+    def __init__(self, *, order_id: str, missing_ok: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.order_id = order_id
+        self.missing_ok = missing_ok
+        if not is_dynamic(order_id):
+            _order_id(order_id, what=type(self).__name__)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        order_id = _order_id(self.order_id, what=type(self).__name__)
+        try:
+            self.hook.delete_order(order_id)
+        except ExpertSenderNotFoundError:
+            if not self.missing_ok:
+                raise
+            self.log.info("Order %s does not exist; missing_ok=True, nothing deleted.", order_id)
+            return {"order_id": order_id, "deleted": False}
+        self.log.info("Deleted order %s.", order_id)
+        return {"order_id": order_id, "deleted": True}
