@@ -1,0 +1,232 @@
+"""What the ExpertSender sensors share: one poke, one deferral protocol, one way to read a trigger's event.
+
+A sensor defines how to fetch its record (sync hook), how to judge it (``triggers/_conditions.py``, the same
+code the trigger uses) and which trigger waits for it in deferrable mode. This module runs the rest:
+
+* ``poke``: not found means "not yet"; errors the hook already retried (5xx, 429, connection) count as a
+  failed poke (a warning, then the next poke); anything else (401/403, 400...) fails the task at once, typed.
+* ``execute``: poke and reschedule modes are the core sensor's loop, untouched. In deferrable mode the sensor
+  pokes once and returns when already done; otherwise it fixes an absolute deadline (now + ``timeout``) and
+  defers to its trigger, which honours that deadline however long it waits.
+* ``execute_complete``: turns the trigger's event back into a result or a typed exception.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow.configuration import conf
+from airflow.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue
+
+from airflow_provider_expertsender.exceptions import (
+    ExpertSenderAuthError,
+    ExpertSenderConfigError,
+    ExpertSenderError,
+    ExpertSenderNotFoundError,
+    ExpertSenderRateLimitError,
+    ExpertSenderResponseError,
+    ExpertSenderServerError,
+    ExpertSenderTransportError,
+    ExpertSenderValidationError,
+)
+from airflow_provider_expertsender.operators._base import DEFAULT_CONN_ID
+from airflow_provider_expertsender.triggers._conditions import TRANSIENT_ERRORS, Verdict
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
+
+    from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
+
+#: Extra time Airflow's own deferral timeout allows on top of the deadline, so that the trigger, which checks
+#: the deadline before every poll, normally reports the timeout itself (with its message), even when a request
+#: is running at the deadline.
+DEFERRAL_GRACE_S = 60.0
+
+# Errors an "error" event can name, rebuilt with their type so the task fails as it would in poke mode.
+_TYPED_ERRORS: dict[str, type[ExpertSenderError]] = {
+    cls.__name__: cls
+    for cls in (
+        ExpertSenderError,
+        ExpertSenderAuthError,
+        ExpertSenderConfigError,
+        ExpertSenderNotFoundError,
+        ExpertSenderRateLimitError,
+        ExpertSenderResponseError,
+        ExpertSenderServerError,
+        ExpertSenderTransportError,
+        ExpertSenderValidationError,
+    )
+}
+
+
+class ExpertSenderBaseSensor(BaseSensorOperator):
+    """Base of the ExpertSender sensors (see the module docstring for the protocol).
+
+    :param expertsender_conn_id: Airflow connection of the ExpertSender business unit (templated).
+    :param deferrable: wait in the triggerer instead of a worker slot. Defaults to the Airflow option
+        ``[operators] default_deferrable``.
+    """
+
+    template_fields: tuple[str, ...] = ("expertsender_conn_id",)
+    ui_color = "#ffe8c2"
+
+    def __init__(
+        self,
+        *,
+        expertsender_conn_id: str = DEFAULT_CONN_ID,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.expertsender_conn_id = expertsender_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> ExpertSenderHook:
+        """The sync hook for ``expertsender_conn_id``, created on first use (never at DAG-parse time)."""
+        from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
+
+        return ExpertSenderHook(expertsender_conn_id=self.expertsender_conn_id)
+
+    # -- what a sensor defines -------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Check and normalize the (rendered) arguments; runs before any request, on every (re)start."""
+
+    @property
+    def _what(self) -> str:
+        """What is awaited, for logs and messages; never personal data."""
+        raise NotImplementedError
+
+    def _fetch(self) -> dict[str, Any]:
+        """Get the record with the sync hook; raise ``ExpertSenderNotFoundError`` when it does not exist."""
+        raise NotImplementedError
+
+    def _judge(self, record: dict[str, Any]) -> Verdict:
+        """Whether the record ends the wait (the same rule as the trigger's)."""
+        raise NotImplementedError
+
+    def _accept(self, record: dict[str, Any]) -> bool:
+        """A last, worker-side condition on a record the trigger found (the customer sensor's ``check``)."""
+        return True
+
+    @property
+    def _needs_record(self) -> bool:
+        """Whether ``_accept`` reads the record (it must then travel in the trigger event)."""
+        return False
+
+    def _failure_error(self, message: str, event: dict[str, Any]) -> Exception:
+        """The exception for a "failure" verdict or event."""
+        return ExpertSenderError(message)
+
+    def _trigger(self, *, deadline: float, include_record: bool) -> BaseTrigger:
+        """The trigger that waits for this sensor's condition (its first poll one interval from now)."""
+        raise NotImplementedError
+
+    # -- poke, reschedule and deferrable modes ---------------------------------------------------------------
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        try:
+            record = self._fetch()
+        except ExpertSenderNotFoundError:
+            self.log.info("%s does not exist yet.", self._what)
+            return False
+        except TRANSIENT_ERRORS as err:
+            self.log.warning(
+                "Poke for %s failed after the hook's retries (%s: %s); trying again at the next poke.",
+                self._what,
+                type(err).__name__,
+                err,
+            )
+            return False
+        verdict = self._judge(record)
+        if verdict.state == "failure":
+            raise self._failure_error(
+                verdict.message,
+                {"order_status": verdict.order_status, "deleted": verdict.deleted},
+            )
+        if verdict.state == "waiting":
+            self.log.info("%s", verdict.message)
+            return False
+        if not self._accept(record):
+            self.log.info("%s exists; its check is not met yet.", self._what)
+            return False
+        self.log.info("%s", verdict.message)
+        return PokeReturnValue(is_done=True, xcom_value=record)
+
+    def execute(self, context: Context) -> Any:
+        self._prepare()
+        if not self.deferrable:
+            return super().execute(context)
+        # The deadline is absolute from here: a deferral, or deferring again after a failed check, never
+        # extends it. (A retry of the task starts a new wait, as in core sensors.)
+        deadline = time.time() + self.timeout
+        result = self._poke_once(context)
+        if result:
+            self.log.info("Condition already met; not deferring.")
+            return result.xcom_value if isinstance(result, PokeReturnValue) else None
+        self._defer(deadline)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger: return the record, defer again, or raise the event's error."""
+        self._prepare()
+        event = event or {}
+        status = event.get("status")
+        message = str(event.get("message") or f"Waiting for {self._what} ended without a message.")
+        if status == "success":
+            record = event.get("record")
+            if self._needs_record and not isinstance(record, dict):
+                raise ExpertSenderError(f"{message} The trigger event carries no record to check.")
+            if self._accept(record or {}):
+                self.log.info("%s", message)
+                return record
+            self.log.info("%s exists; its check is not met yet, deferring again.", self._what)
+            self._defer(float(event.get("deadline", 0.0)))
+        if status == "failure":
+            raise self._failure_error(message, event)
+        if status == "timeout":
+            raise AirflowSensorTimeout(message)
+        if status == "error":
+            error_cls = _TYPED_ERRORS.get(str(event.get("error")), ExpertSenderError)
+            http_status = event.get("http_status")
+            raise error_cls(message, status=http_status if isinstance(http_status, int) else None)
+        raise ExpertSenderError(f"Unexpected trigger event for {self._what} (status {status!r}).")
+
+    def _poke_once(self, context: Context) -> bool | PokeReturnValue:
+        """One poke, handling ``soft_fail``, ``never_fail`` and ``silent_fail`` as the core poke loop does."""
+        never_fail = getattr(self, "never_fail", False)
+        try:
+            return self.poke(context)
+        except (AirflowSensorTimeout, AirflowFailException) as err:
+            if self.soft_fail or never_fail:
+                raise AirflowSkipException(f"Skipping ({err}); soft_fail or never_fail is set.") from err
+            raise
+        except AirflowSkipException:
+            raise
+        except Exception as err:
+            if getattr(self, "silent_fail", False):
+                self.log.exception("Poke for %s failed; silent_fail is set, waiting on.", self._what)
+                return False
+            if never_fail:
+                raise AirflowSkipException(f"Skipping ({err}); never_fail is set.") from err
+            raise
+
+    def _defer(self, deadline: float) -> NoReturn:
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            message = f"Timed out waiting for {self._what}: the sensor's timeout of {self.timeout} s passed."
+            if self.soft_fail:
+                raise AirflowSkipException(message)
+            raise AirflowSensorTimeout(message)
+        include_record = bool(self.do_xcom_push) or self._needs_record
+        self.log.info("Deferring: waiting for %s for at most %.0f s more.", self._what, remaining)
+        self.defer(
+            trigger=self._trigger(deadline=deadline, include_record=include_record),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=remaining + DEFERRAL_GRACE_S),
+        )
