@@ -1,0 +1,264 @@
+"""Read an Airflow connection into a typed, validated :class:`ExpertSenderConnectionConfig`.
+
+The connection arrives from the UI form, from ``AIRFLOW_CONN_*`` in JSON or URI form, or from a secrets
+backend. A URI query gives every extra as a string, the Airflow 2 form may store ``""`` for an empty field and
+prefix names with ``extra__expertsender__``; all of these are accepted here and nowhere else. A bad value
+raises :class:`~airflow_provider_expertsender.exceptions.ExpertSenderConfigError` naming the extra and what
+it accepts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow_provider_expertsender import CONN_TYPE, DEFAULT_BASE_URL
+from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Connection
+
+log = logging.getLogger(__name__)
+
+_PREFIX = f"extra__{CONN_TYPE}__"
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def mask_secret(secret: str) -> None:
+    """Register ``secret`` with Airflow's secrets masker (task logs, rendered fields) on 2.10 and 3.x."""
+    try:
+        from airflow.sdk.log import mask_secret as mask
+    except ImportError:  # Airflow 2.10
+        from airflow.utils.log.secrets_masker import mask_secret as mask  # type: ignore[no-redef]
+    mask(secret)
+
+
+@dataclass(frozen=True)
+class ExpertSenderConnectionConfig:
+    """Everything the hooks need from a connection, typed and validated. Never log it whole.
+
+    :param base_url: API root without a trailing slash (``https://api.ecdp.app`` when the host is empty).
+    :param api_key: the business unit's API key (the connection's password); not part of ``repr``.
+    :param connect_timeout: seconds to establish the TCP/TLS connection.
+    :param read_timeout: seconds to wait for the response.
+    :param max_retries: retries after the first attempt on connection errors, 5xx and 429.
+    :param backoff_base: first exponential-backoff wait in seconds.
+    :param backoff_max: cap of one backoff wait.
+    :param retry_after_max: cap of one wait asked for by a 429's ``Retry-After``.
+    :param max_retry_time: total seconds one call may spend on attempts and waits.
+    :param batch_size: default records per ``POST /customers`` or ``/orders`` request.
+    :param max_concurrency: default number of batches sent in parallel by the write operators.
+    :param verify: verify TLS certificates (turning it off logs a warning on every hook).
+    :param log_payloads: log request and response bodies (they carry personal data: debugging only).
+    """
+
+    base_url: str
+    api_key: str = field(repr=False)
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    retry_after_max: float = 300.0
+    max_retry_time: float = 900.0
+    batch_size: int = 100
+    max_concurrency: int = 4
+    verify: bool = True
+    log_payloads: bool = False
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """``(connect, read)`` timeouts, as ``requests`` takes them."""
+        return (self.connect_timeout, self.read_timeout)
+
+    @classmethod
+    def from_connection(cls, conn: Connection) -> ExpertSenderConnectionConfig:
+        """Parse and validate a connection; registers the API key with the secrets masker.
+
+        :param conn: an Airflow ``Connection`` (any source).
+        :raises ExpertSenderConfigError: no API key, a malformed base URL or a bad extra.
+        """
+        api_key = (conn.password or "").strip()
+        if not api_key:
+            raise ExpertSenderConfigError(
+                f"Connection {conn.conn_id!r} has no API key: set the connection's password (labelled "
+                '"API key") to the key of the business unit (ExpertSender: Settings -> API).'
+            )
+        mask_secret(api_key)
+        if not all("!" <= ch <= "~" for ch in api_key):
+            raise ExpertSenderConfigError(
+                f"Connection {conn.conn_id!r}: the API key contains spaces or non-ASCII characters, which an "
+                "HTTP header cannot carry. Copy the key again from ExpertSender Settings -> API."
+            )
+        if conn.password and conn.password != api_key:
+            mask_secret(conn.password)
+        extras = _extras_of(conn)
+        values: dict[str, Any] = {}
+        for name, raw in extras.items():
+            parser = _PARSERS.get(name)
+            if parser is None:
+                log.warning(
+                    "Connection %r: ignoring unknown extra %r (known extras: %s).",
+                    conn.conn_id,
+                    name,
+                    ", ".join(sorted(_PARSERS)),
+                )
+                continue
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue  # an empty form field means "use the default"
+            values[name] = parser(conn.conn_id, name, raw)
+        config = cls(base_url=_base_url(conn), api_key=api_key, **values)
+        if not config.verify:
+            log.warning(
+                "Connection %r: TLS certificate verification is OFF (extra verify=false); the API key could "
+                "be intercepted. Use it only against a local emulator or a trusted proxy.",
+                conn.conn_id,
+            )
+        elif config.base_url.startswith("http://") and not _is_loopback(config.base_url):
+            log.warning(
+                "Connection %r uses plain http:// to a non-local host: the API key travels unencrypted.",
+                conn.conn_id,
+            )
+        return config
+
+
+def _extras_of(conn: Connection) -> dict[str, Any]:
+    raw = conn.extra
+    if not raw:
+        return {}
+    try:
+        extras = conn.extra_dejson
+    except Exception as err:  # pragma: no cover - Airflow versions differ in what they raise
+        raise ExpertSenderConfigError(f"Connection {conn.conn_id!r}: extra is not a JSON object.") from err
+    if not isinstance(extras, Mapping) or (not extras and raw.strip() not in ("{}", "")):
+        # extra_dejson returns {} (and logs) for unparseable JSON; say it plainly instead.
+        raise ExpertSenderConfigError(
+            f'Connection {conn.conn_id!r}: extra is not a JSON object (e.g. {{"read_timeout": 30}}).'
+        )
+    return {(k[len(_PREFIX) :] if k.startswith(_PREFIX) else k): v for k, v in extras.items()}
+
+
+def _base_url(conn: Connection) -> str:
+    host = (conn.host or "").strip()
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" not in host:
+        host = f"https://{host}"
+    try:
+        parts = urlsplit(host)
+        port = parts.port  # raises ValueError for a non-numeric port
+    except ValueError as err:
+        raise ExpertSenderConfigError(
+            f"Connection {conn.conn_id!r}: host {host!r} is not a valid URL ({err})."
+        ) from err
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ExpertSenderConfigError(
+            f"Connection {conn.conn_id!r}: host must be an http(s) URL or a host name such as "
+            f"api.ecdp.app, got {parts.scheme}://{parts.hostname or ''}."
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ExpertSenderConfigError(
+            f"Connection {conn.conn_id!r}: host must not carry credentials, a query or a fragment; "
+            "put the API key in the password field and options in extra."
+        )
+    netloc = parts.netloc
+    if conn.port and port is None:
+        netloc = f"{netloc}:{int(conn.port)}"
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+
+
+def _is_loopback(url: str) -> bool:
+    hostname = urlsplit(url).hostname or ""
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _bad(conn_id: str | None, name: str, raw: object, accepted: str) -> ExpertSenderConfigError:
+    return ExpertSenderConfigError(f"Connection {conn_id!r}: extra {name!r} must be {accepted}, got {raw!r}.")
+
+
+def _number(minimum: float, *, inclusive: bool) -> Callable[[str | None, str, object], float]:
+    accepted = f"a number {'>=' if inclusive else '>'} {minimum:g} (seconds)"
+
+    def parse(conn_id: str | None, name: str, raw: object) -> float:
+        if isinstance(raw, bool):
+            raise _bad(conn_id, name, raw, accepted)
+        try:
+            value = float(raw.strip() if isinstance(raw, str) else raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise _bad(conn_id, name, raw, accepted) from None
+        if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+            raise _bad(conn_id, name, raw, accepted)
+        return value
+
+    return parse
+
+
+def _integer(minimum: int) -> Callable[[str | None, str, object], int]:
+    accepted = f"a whole number >= {minimum}"
+
+    def parse(conn_id: str | None, name: str, raw: object) -> int:
+        if isinstance(raw, bool):
+            raise _bad(conn_id, name, raw, accepted)
+        if isinstance(raw, int):
+            value = raw
+        elif isinstance(raw, float) and raw.is_integer():
+            value = int(raw)
+        elif isinstance(raw, str):
+            text = raw.strip()
+            try:
+                value = int(text)
+            except ValueError:
+                try:
+                    as_float = float(text)
+                except ValueError:
+                    raise _bad(conn_id, name, raw, accepted) from None
+                if not as_float.is_integer():
+                    raise _bad(conn_id, name, raw, accepted) from None
+                value = int(as_float)
+        else:
+            raise _bad(conn_id, name, raw, accepted)
+        if value < minimum:
+            raise _bad(conn_id, name, raw, accepted)
+        return value
+
+    return parse
+
+
+def _boolean(conn_id: str | None, name: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _bad(conn_id, name, raw, "true or false")
+
+
+_PARSERS: dict[str, Callable[[str | None, str, object], Any]] = {
+    "connect_timeout": _number(0, inclusive=False),
+    "read_timeout": _number(0, inclusive=False),
+    "max_retries": _integer(0),
+    "backoff_base": _number(0, inclusive=True),
+    "backoff_max": _number(0, inclusive=True),
+    "retry_after_max": _number(0, inclusive=True),
+    "max_retry_time": _number(0, inclusive=False),
+    "batch_size": _integer(1),
+    "max_concurrency": _integer(1),
+    "verify": _boolean,
+    "log_payloads": _boolean,
+}
+
+# Every typed extra is parsed above; this fails at import if a field is added without a parser.
+assert set(_PARSERS) == {f.name for f in fields(ExpertSenderConnectionConfig)} - {"base_url", "api_key"}

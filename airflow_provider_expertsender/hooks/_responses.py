@@ -1,0 +1,375 @@
+"""HTTP response -> result or typed exception, for the sync and async hooks alike.
+
+Every guess about the shape of ECDP responses ([UNK] in the project's API reference) is made here, only here:
+
+* success bodies: the ``{"status": 0, "data": ...}`` envelope, a bare object, or no body at all (201/204);
+* not found: a 404, or a 200 whose ``data`` is null;
+* per-item failures of a batch: a 2xx body with an ``errors`` member, either a list of strings
+  (``"data[3].email: ..."``), a ``{field: [messages]}`` map or a list of objects;
+* errors: RFC 7807 problem details (``title``, ``detail``, ``substatus``, ``errors``), or anything else (an
+  HTML 502 page from a proxy, an empty body): the status alone then decides the exception.
+
+Exception messages name the request by its path *template* (``GET /customers/email/{value}``), never the
+identifier, the API key or a body; from a problem-details body they keep only ``title``, ``detail``,
+``substatus`` and the field names of ``errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_expertsender.exceptions import (
+    ExpertSenderAuthError,
+    ExpertSenderError,
+    ExpertSenderNotFoundError,
+    ExpertSenderRateLimitError,
+    ExpertSenderResponseError,
+    ExpertSenderServerError,
+    ExpertSenderTransportError,
+    ExpertSenderValidationError,
+)
+from airflow_provider_expertsender.retry import parse_retry_after
+
+# Statuses meaning "the API refused this request body" (the sync engine bisects a batch on them).
+_VALIDATION_STATUSES = frozenset({400, 409, 413, 422})
+# ``data[3].email``, ``Data[3]``, ``$.data[3].email`` (ASP.NET model-state keys) -> 3
+_ITEM_INDEX = re.compile(r"(?<![A-Za-z0-9_])data\[(\d+)\]", re.IGNORECASE)
+_MAX_FIELDS_IN_MESSAGE = 10
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """One per-item failure reported by the API inside a successful batch response.
+
+    :param index: the item's position inside the batch when the message names it (``data[3]...``), else None.
+    :param message: the API's message for it (may name a field; may echo a value of the record).
+    """
+
+    index: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """Outcome of one ``POST /customers`` or ``POST /orders`` request.
+
+    :param status: HTTP status of the response.
+    :param sent: number of records in the request.
+    :param item_errors: per-item failures the API reported in its 2xx body.
+    """
+
+    status: int
+    sent: int
+    item_errors: tuple[ItemError, ...] = ()
+
+    @property
+    def rejected_indexes(self) -> frozenset[int]:
+        """Positions (inside the batch) of the records the API reported as failed."""
+        return frozenset(e.index for e in self.item_errors if e.index is not None)
+
+    @property
+    def accepted(self) -> int:
+        """Records not named by an item error (unindexed errors are reported, not counted)."""
+        return self.sent - len(self.rejected_indexes)
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What an error message may say about a request: method, path template and real path.
+
+    :param method: HTTP method.
+    :param template: the endpoint's path template (safe to log: no identifiers).
+    :param path: the real path (identifiers URL-encoded); kept on exceptions, not put in messages.
+    """
+
+    method: str
+    template: str
+    path: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+def decode_json(raw: bytes) -> Any:
+    """Decode a body; raise ``ValueError`` when it is not JSON (an empty body decodes to None)."""
+    if not raw.strip():
+        return None
+    return json.loads(raw)
+
+
+def error_for_response(
+    status: int, raw: bytes, headers: Mapping[str, str], request: RequestInfo
+) -> ExpertSenderError:
+    """The typed exception for a non-2xx response (or a 3xx, which the hooks never follow).
+
+    :param status: HTTP status.
+    :param raw: the response body, possibly empty or not JSON.
+    :param headers: response headers (case-insensitive mapping; ``Retry-After``, ``Location``).
+    :param request: the request it answers.
+    """
+    try:
+        body = decode_json(raw)
+    except ValueError:
+        body = None
+    problem = body if isinstance(body, Mapping) else {}
+    title = _text(problem.get("title"))
+    detail = _text(problem.get("detail"))
+    substatus = _text(problem.get("substatus"))
+    errors = problem.get("errors")
+    said = _problem_summary(title, detail, substatus, errors) or _no_problem(raw, body)
+    label = request.label
+
+    if 300 <= status < 400:
+        target = urlhost(headers.get("Location"))
+        return ExpertSenderResponseError(
+            f"{label} answered {status} redirect{f' to {target}' if target else ''}. Redirects are not "
+            "followed so the API key never reaches another address: set the connection's Base URL to the "
+            "API's final address (e.g. https:// instead of http://).",
+            status=status,
+            method=request.method,
+            path=request.path,
+        )
+    if status == 401:
+        return ExpertSenderAuthError(
+            f"{label}: the API key was rejected (401{_suffix(said)}). Check the connection's password (API "
+            "key) against ExpertSender Settings -> API for this business unit.",
+            status=status,
+            method=request.method,
+            path=request.path,
+        )
+    if status == 403:
+        return ExpertSenderAuthError(
+            f"{label}: the API key is not allowed to use this resource (403{_suffix(said)}). Use a key of a "
+            "business unit with access to it.",
+            status=status,
+            method=request.method,
+            path=request.path,
+        )
+    if status == 404:
+        return ExpertSenderNotFoundError(
+            f"{label}: not found (404{_suffix(said)}).",
+            status=status,
+            method=request.method,
+            path=request.path,
+        )
+    if status == 429:
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        hint = f", Retry-After {retry_after:g} s" if retry_after is not None else ""
+        return ExpertSenderRateLimitError(
+            f"{label}: rate limited (429{hint}) and the retry budget is spent. Lower max_concurrency or "
+            "raise max_retries / retry_after_max in the connection extras.",
+            retry_after=retry_after,
+            status=status,
+            method=request.method,
+            path=request.path,
+        )
+    if status in _VALIDATION_STATUSES:
+        return ExpertSenderValidationError(
+            f"{label} was rejected ({status}{_suffix(said)}).",
+            title=title,
+            detail=detail,
+            substatus=substatus,
+            errors=errors,
+            status=status,
+            method=request.method,
+            path=request.path,
+        )
+    if status >= 500:
+        return ExpertSenderServerError(
+            f"{label}: ExpertSender server error ({status}{_suffix(said)}).",
+            maybe_applied=True,
+            status=status,
+            method=request.method,
+            path=request.path,
+        )
+    return ExpertSenderError(
+        f"{label}: unexpected HTTP status {status}{_suffix(said)}.",
+        status=status,
+        method=request.method,
+        path=request.path,
+    )
+
+
+def parse_success(status: int, raw: bytes, request: RequestInfo) -> Any:
+    """Decode a 2xx body; a body that is not JSON is a transport failure (truncated, or a proxy page)."""
+    try:
+        return decode_json(raw)
+    except ValueError:
+        raise ExpertSenderTransportError(
+            f"{request.label}: the {status} response is not JSON ({len(raw)} bytes); a proxy or a truncated "
+            "response is likely.",
+            maybe_applied=True,
+            status=status,
+            method=request.method,
+            path=request.path,
+        ) from None
+
+
+def unwrap_record(body: Any, request: RequestInfo) -> dict[str, Any]:
+    """The single record of a GET: ``data`` of the envelope (or a bare object); NotFound when null/absent."""
+    data = _data_of(body)
+    if data is None or data == {}:
+        raise ExpertSenderNotFoundError(
+            f"{request.label}: not found (the response carries no record).",
+            status=200,
+            method=request.method,
+            path=request.path,
+        )
+    if not isinstance(data, dict):
+        raise _shape_error(request, "an object", data)
+    return data
+
+
+def unwrap_list(body: Any, request: RequestInfo) -> list[dict[str, Any]]:
+    """The list of a settings GET (``data`` of the envelope, or a bare list); ``[]`` when empty."""
+    data = _data_of(body)
+    if data is None:
+        return []
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise _shape_error(request, "a list of objects", data)
+    return data
+
+
+def unwrap_optional(body: Any) -> dict[str, Any]:
+    """What a write returned, for callers that want it: ``data`` if it is an object, else ``{}``.
+
+    Response bodies of writes are undocumented ([UNK]): an empty body, ``{"status": 0}`` or an echo are all
+    accepted.
+    """
+    data = _data_of(body)
+    return data if isinstance(data, dict) else {}
+
+
+def write_result(status: int, body: Any, sent: int) -> WriteResult:
+    """Turn a 2xx answer to a batch write into a :class:`WriteResult` (per-item errors parsed)."""
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    return WriteResult(status=status, sent=sent, item_errors=parse_item_errors(errors, sent))
+
+
+def parse_item_errors(errors: Any, sent: int | None = None) -> tuple[ItemError, ...]:
+    """Per-item errors in any of the shapes the API might use ([UNK]), positions parsed where named.
+
+    :param errors: a list of strings, a ``{field: message or [messages]}`` map, or a list of objects
+        with an ``index`` and a ``message``/``error``/``detail`` member.
+    :param sent: batch size; an index outside ``range(sent)`` is kept in the message but not trusted.
+    """
+    if not errors:
+        return ()
+    found: list[ItemError] = []
+    if isinstance(errors, Mapping):
+        for key, messages in errors.items():
+            for message in messages if isinstance(messages, list) else [messages]:
+                found.append(ItemError(_index_in(str(key), sent), f"{key}: {_text(message) or 'invalid'}"))
+    elif isinstance(errors, list):
+        for item in errors:
+            if isinstance(item, Mapping):
+                message = next(
+                    (_text(item[k]) for k in ("message", "error", "detail") if item.get(k)), None
+                ) or json.dumps(item, sort_keys=True, default=str)
+                index = item.get("index")
+                if isinstance(index, bool) or not isinstance(index, int) or not _in_range(index, sent):
+                    index = _index_in(message, sent)
+                found.append(ItemError(index, message))
+            else:
+                message = _text(item) or ""
+                found.append(ItemError(_index_in(message, sent), message))
+    else:
+        message = _text(errors) or ""
+        found.append(ItemError(_index_in(message, sent), message))
+    return tuple(found)
+
+
+def urlhost(url: str | None) -> str:
+    """``scheme://host`` of a URL (for messages: no path, no query that could carry data)."""
+    if not url:
+        return ""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.hostname}" if parts.scheme and parts.hostname else "a relative location"
+
+
+def _data_of(body: Any) -> Any:
+    if isinstance(body, Mapping) and "data" in body:
+        return body["data"]
+    if isinstance(body, Mapping) and set(body) <= {"status"}:
+        return None  # a bare {"status": 0}
+    return body
+
+
+def _shape_error(request: RequestInfo, expected: str, got: Any) -> ExpertSenderResponseError:
+    return ExpertSenderResponseError(
+        f"{request.label}: expected {expected} in the response's data, got {type(got).__name__}.",
+        status=200,
+        method=request.method,
+        path=request.path,
+    )
+
+
+def _index_in(text: str, sent: int | None) -> int | None:
+    match = _ITEM_INDEX.search(text)
+    if not match:
+        return None
+    index = int(match.group(1))
+    return index if _in_range(index, sent) else None
+
+
+def _in_range(index: int, sent: int | None) -> bool:
+    return index >= 0 and (sent is None or index < sent)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _problem_summary(title: str | None, detail: str | None, substatus: str | None, errors: Any) -> str:
+    parts = [p for p in (substatus, title, detail) if p]
+    fields = _field_names(errors)
+    if fields:
+        shown = ", ".join(fields[:_MAX_FIELDS_IN_MESSAGE])
+        more = (
+            f" and {len(fields) - _MAX_FIELDS_IN_MESSAGE} more"
+            if len(fields) > _MAX_FIELDS_IN_MESSAGE
+            else ""
+        )
+        parts.append(f"fields: {shown}{more}")
+    return "; ".join(parts)
+
+
+def _field_names(errors: Any) -> list[str]:
+    """Names of the fields an ``errors`` member complains about (never the messages: they may echo data)."""
+    if isinstance(errors, Mapping):
+        return [str(k) for k in errors]
+    names: list[str] = []
+    if isinstance(errors, list):
+        for item in errors:
+            if isinstance(item, Mapping):
+                name = item.get("field") or item.get("name") or item.get("path")
+            else:
+                text = _text(item) or ""
+                name = text.split(":", 1)[0].strip() if ":" in text else None
+            if name and str(name) not in names:
+                names.append(str(name))
+    return names
+
+
+def _no_problem(raw: bytes, body: Any) -> str:
+    if not raw.strip():
+        return "empty body"
+    if body is None:
+        return f"non-JSON body, {len(raw)} bytes"
+    return ""
+
+
+def _suffix(said: str) -> str:
+    return f": {said}" if said else ""

@@ -1,0 +1,797 @@
+"""Hooks for the ExpertSender customer data platform (ECDP) REST API.
+
+:class:`ExpertSenderHook` (``requests``) serves operators, sensors and the bulk write engine;
+:class:`ExpertSenderAsyncHook` (``aiohttp``) serves the triggers of deferrable sensors. Both send every
+request through one private funnel that adds the ``x-api-key`` header and the timeouts, never follows a
+redirect, maps failures to the exceptions of :mod:`airflow_provider_expertsender.exceptions`
+(``hooks/_responses.py``) and repeats what :class:`~airflow_provider_expertsender.retry.RetryPolicy` allows.
+
+Logs name the request by method and path *template* with status, duration and record count; never the key,
+an identifier or a body (unless the connection extra ``log_payloads`` is true).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import quote
+
+from airflow.providers.common.compat.sdk import BaseHook
+
+from airflow_provider_expertsender import (
+    CONN_FIELDS,
+    CONN_TYPE,
+    HIDDEN_FIELDS,
+    PLACEHOLDERS,
+    RELABELING,
+    __version__,
+)
+from airflow_provider_expertsender.connection import ExpertSenderConnectionConfig
+from airflow_provider_expertsender.endpoints import (
+    CONNECTION_TEST,
+    CUSTOMER_LOOKUPS,
+    SETTINGS_LISTS,
+    Api,
+    Endpoint,
+)
+from airflow_provider_expertsender.exceptions import (
+    ExpertSenderAuthError,
+    ExpertSenderConfigError,
+    ExpertSenderError,
+    ExpertSenderTransportError,
+)
+from airflow_provider_expertsender.hooks._responses import (
+    ItemError,
+    RequestInfo,
+    WriteResult,
+    error_for_response,
+    parse_success,
+    unwrap_list,
+    unwrap_optional,
+    unwrap_record,
+    write_result,
+)
+from airflow_provider_expertsender.retry import RetryPolicy, acall_with_retries, call_with_retries
+
+if TYPE_CHECKING:
+    import aiohttp
+    import requests
+
+__all__ = ["ExpertSenderAsyncHook", "ExpertSenderHook", "ItemError", "WriteResult"]
+
+USER_AGENT = f"airflow-provider-expertsender/{__version__}"
+
+# Documented spellings, matched case-insensitively (ASP.NET parses enums that way); we send these.
+CUSTOMER_MODES = ("Add", "Update", "AddOrUpdate")
+ORDER_MODES = ("Add", "AddOrReplace", "Replace")
+MATCH_BY = ("Email", "PhoneNumber", "CrmId", "GUID", "VisitorId")
+# Modes that must not be applied twice: repeating an "Add" that reached the server fails or duplicates.
+NON_IDEMPOTENT_MODES = frozenset({"Add"})
+
+# send_custom_event keyword -> API member.
+_EVENT_IDENTIFIERS = {
+    "customer_id": "customerId",
+    "email": "customerEmail",
+    "email_md5": "customerEmailMd5",
+    "email_sha256": "customerEmailSha256",
+    "phone": "customerPhone",
+    "crm_id": "customerCrmId",
+}
+_PAYLOAD_LOG_LIMIT = 4000
+# The bulk engine sends batches from up to ~16 threads through one hook.
+_MIN_POOL_SIZE = 16
+
+
+class _Answer(NamedTuple):
+    status: int
+    body: Any
+    request: RequestInfo
+
+
+# -- argument checks shared by both hooks ---------------------------------------------------------------
+
+
+def _choice(name: str, value: object, allowed: Sequence[str]) -> str:
+    if isinstance(value, str):
+        for spelling in allowed:
+            if spelling.lower() == value.strip().lower():
+                return spelling
+    raise ExpertSenderConfigError(f"{name} must be one of {', '.join(allowed)} (any case), got {value!r}.")
+
+
+def _required(name: str, value: object) -> str:
+    if isinstance(value, bool) or value is None or not str(value).strip():
+        raise ExpertSenderConfigError(f"{name} must be a non-empty string, got {value!r}.")
+    return str(value)
+
+
+def _exactly_one(**identifiers: object) -> tuple[str, object]:
+    given = {k: v for k, v in identifiers.items() if v is not None}
+    if len(given) != 1:
+        names = ", ".join(identifiers)
+        got = ", ".join(given) or "none"
+        raise ExpertSenderConfigError(f"Pass exactly one customer identifier of {names} (got {got}).")
+    ((name, value),) = given.items()
+    if isinstance(value, bool) or not str(value).strip():
+        raise ExpertSenderConfigError(f"{name} must not be empty, got {value!r}.")
+    return name, value
+
+
+def _int_arg(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise ExpertSenderConfigError(f"{name} must be an integer, got {value!r}.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ExpertSenderConfigError(f"{name} must be an integer, got {value!r}.")
+
+
+def _records(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    if isinstance(records, (str, bytes, Mapping)):
+        raise ExpertSenderConfigError("records must be a sequence of dictionaries, not a single value.")
+    batch = list(records)
+    if not batch:
+        raise ExpertSenderConfigError("records is empty: there is nothing to send.")
+    for index, record in enumerate(batch):
+        if not isinstance(record, Mapping):
+            raise ExpertSenderConfigError(
+                f"records[{index}] must be a dictionary (API-shaped record), got {type(record).__name__}."
+            )
+    return batch
+
+
+def _request_info(endpoint: Endpoint, params: Mapping[str, object] | None = None) -> RequestInfo:
+    """Fill the endpoint's template; every value is URL-encoded whole (``/`` too), so it stays one segment."""
+    values = {k: quote(str(v), safe="") for k, v in (params or {}).items()}
+    return RequestInfo(endpoint.method, endpoint.path, endpoint.path.format(**values))
+
+
+def _encode(body: object, request: RequestInfo) -> bytes:
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as err:
+        raise ExpertSenderConfigError(
+            f"{request.label}: the request body is not JSON-serialisable ({err}). Pass API-shaped values "
+            "(strings, numbers, booleans, lists, dicts); the operators convert dates and decimals."
+        ) from None
+
+
+def _is_idempotent_mode(mode: str, retry_unsafe: bool) -> bool:
+    return retry_unsafe or mode not in NON_IDEMPOTENT_MODES
+
+
+class ExpertSenderHook(BaseHook):
+    """Talk to the ExpertSender ECDP API of one business unit (one connection = one API key).
+
+    The hook is safe to share between threads: one ``requests.Session`` with a connection pool sized for
+    the bulk engine's thread pool, no cookies, configuration read once.
+
+    :param expertsender_conn_id: id of an ``expertsender`` connection: the password is the API key, the host
+        the base URL (``https://api.ecdp.app`` when empty), the extras tune timeouts, retries and batching.
+    """
+
+    conn_name_attr = "expertsender_conn_id"
+    default_conn_name = "expertsender_default"
+    conn_type = CONN_TYPE
+    hook_name = "ExpertSender"
+
+    def __init__(self, expertsender_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.expertsender_conn_id = expertsender_conn_id
+        self._lock = threading.RLock()
+        self._config: ExpertSenderConnectionConfig | None = None
+        self._policy: RetryPolicy | None = None
+        self._session: requests.Session | None = None
+        self._sleep: Callable[[float], None] = time.sleep
+
+    # -- connection form ---------------------------------------------------------------------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Connection form on Airflow 2.10 (3.2+ reads the same description from the provider info)."""
+        return {
+            "hidden_fields": list(HIDDEN_FIELDS),
+            "relabeling": dict(RELABELING),
+            "placeholders": dict(PLACEHOLDERS),
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the Airflow 2.10 connection form, rendered from ``CONN_FIELDS``."""
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from flask_babel import lazy_gettext
+            from wtforms import FloatField, IntegerField
+            from wtforms.validators import NumberRange, Optional
+        except ImportError:  # Airflow 3: the React UI reads "conn-fields" from the provider info
+            return {}
+        return {
+            name: (IntegerField if spec["type"] == "integer" else FloatField)(
+                lazy_gettext(spec["label"]),
+                widget=BS3TextFieldWidget(),
+                description=spec["description"],
+                validators=[Optional(), NumberRange(min=0)],
+            )
+            for name, spec in CONN_FIELDS.items()
+        }
+
+    # -- configuration and session -----------------------------------------------------------------------
+
+    @property
+    def config(self) -> ExpertSenderConnectionConfig:
+        """The connection, parsed and validated once (raises ``ExpertSenderConfigError`` when invalid)."""
+        if self._config is None:
+            with self._lock:
+                if self._config is None:
+                    conn = self.get_connection(self.expertsender_conn_id)
+                    self._config = ExpertSenderConnectionConfig.from_connection(conn)
+        return self._config
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy of the connection's extras."""
+        if self._policy is None:
+            self._policy = RetryPolicy.from_config(self.config)
+        return self._policy
+
+    def get_conn(self) -> requests.Session:
+        """The hook's ``requests.Session`` (created once; shared by every thread using the hook)."""
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = _new_session(self.config)
+        return self._session
+
+    def close(self) -> None:
+        """Close the pooled connections (the hook opens a new session if used again)."""
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    def __enter__(self) -> ExpertSenderHook:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- API methods -------------------------------------------------------------------------------------
+
+    def upsert_customers(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        mode: str = "AddOrUpdate",
+        match_by: str = "Email",
+        *,
+        retry_unsafe: bool = False,
+    ) -> WriteResult:
+        """``POST /customers``: add, update or upsert one batch of API-shaped customer records.
+
+        :param records: customer objects as the API spells them (see ``models.customer_payload``).
+        :param mode: ``Add``, ``Update`` or ``AddOrUpdate`` (any case).
+        :param match_by: ``Email``, ``PhoneNumber``, ``CrmId``, ``GUID`` or ``VisitorId`` (any case).
+        :param retry_unsafe: repeat an ``Add`` after a timeout or 5xx although it may have been applied.
+        :raises ExpertSenderValidationError: the API rejected the batch (400).
+        """
+        batch = _records(records)
+        mode = _choice("mode", mode, CUSTOMER_MODES)
+        body = {"mode": mode, "matchBy": _choice("match_by", match_by, MATCH_BY), "data": batch}
+        return self._write(Api.UPSERT_CUSTOMERS, body, len(batch), _is_idempotent_mode(mode, retry_unsafe))
+
+    def register_orders(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        mode: str = "AddOrReplace",
+        *,
+        retry_unsafe: bool = False,
+    ) -> WriteResult:
+        """``POST /orders``: add or replace one batch of API-shaped orders.
+
+        :param records: order objects as the API spells them (see ``models.order_payload``).
+        :param mode: ``Add``, ``AddOrReplace`` or ``Replace`` (any case).
+        :param retry_unsafe: repeat an ``Add`` after a timeout or 5xx although it may have been applied.
+        """
+        batch = _records(records)
+        mode = _choice("mode", mode, ORDER_MODES)
+        body = {"mode": mode, "data": batch}
+        return self._write(Api.REGISTER_ORDERS, body, len(batch), _is_idempotent_mode(mode, retry_unsafe))
+
+    def get_customer(
+        self,
+        *,
+        customer_id: int | str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        crm_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Fetch one customer by exactly one identifier.
+
+        :raises ExpertSenderNotFoundError: no such customer (404, or ``data: null``).
+        """
+        kind, value = _exactly_one(customer_id=customer_id, email=email, phone=phone, crm_id=crm_id)
+        answer = self._call(CUSTOMER_LOOKUPS[kind], {"value": value})
+        return unwrap_record(answer.body, answer.request)
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        """Fetch one order by its id.
+
+        :raises ExpertSenderNotFoundError: no such order.
+        """
+        answer = self._call(Api.GET_ORDER, {"order_id": _required("order_id", order_id)})
+        return unwrap_record(answer.body, answer.request)
+
+    def update_order_status(
+        self, order_id: str, status: str, website_id: int | None = None
+    ) -> dict[str, Any]:
+        """``PUT /orders/status``: change the status of an existing order.
+
+        :param order_id: the order's id.
+        :param status: the new status in the API's spelling (``models.normalize_order_status``).
+        :param website_id: the website the order belongs to, when orders are kept per website.
+        :return: the response's ``data`` object, ``{}`` when the API returns none.
+        """
+        body: dict[str, Any] = {
+            "orderId": _required("order_id", order_id),
+            "orderStatus": _required("status", status),
+        }
+        if website_id is not None:
+            body["websiteId"] = _int_arg("website_id", website_id)
+        return unwrap_optional(self._call(Api.UPDATE_ORDER_STATUS, body=body).body)
+
+    def delete_order(self, order_id: str) -> None:
+        """``DELETE /orders/{id}``: mark the order deleted (a soft delete)."""
+        self._call(Api.DELETE_ORDER, {"order_id": _required("order_id", order_id)})
+
+    def send_custom_event(
+        self,
+        custom_event_id: int,
+        *,
+        customer_id: int | str | None = None,
+        email: str | None = None,
+        email_md5: str | None = None,
+        email_sha256: str | None = None,
+        phone: str | None = None,
+        crm_id: str | None = None,
+        data_fields: list[dict[str, Any]] | None = None,
+        retry_unsafe: bool = False,
+    ) -> dict[str, Any]:
+        """``POST /scenariocustomevents``: fire a scenario custom event for one customer.
+
+        Each call fires an event, so a request that may have reached the server (read timeout, dropped
+        connection, 5xx) is not repeated unless ``retry_unsafe`` is true; the error then has
+        ``maybe_applied=True``.
+
+        :param custom_event_id: id of the custom event (Automation -> Scenarios -> Custom events).
+        :param data_fields: API-shaped ``[{"name", "type", "value"}]`` (see ``models.data_fields_payload``).
+        :param retry_unsafe: accept that a repeated request may fire the event twice.
+        :return: the response's ``data`` object, ``{}`` when the API returns none.
+        """
+        kind, value = _exactly_one(
+            customer_id=customer_id,
+            email=email,
+            email_md5=email_md5,
+            email_sha256=email_sha256,
+            phone=phone,
+            crm_id=crm_id,
+        )
+        body: dict[str, Any] = {
+            "customEventId": _int_arg("custom_event_id", custom_event_id),
+            _EVENT_IDENTIFIERS[kind]: value,
+        }
+        if data_fields is not None:
+            body["dataFields"] = data_fields
+        answer = self._call(Api.SEND_CUSTOM_EVENT, body=body, idempotent=retry_unsafe)
+        return unwrap_optional(answer.body)
+
+    def list_settings(self, setting: str) -> list[dict[str, Any]]:
+        """One settings list: ``customer_attributes``, ``consents``, ``order_attributes`` or
+        ``product_attributes``.
+        """
+        endpoint = SETTINGS_LISTS.get(str(setting).strip().lower())
+        if endpoint is None:
+            raise ExpertSenderConfigError(
+                f"setting must be one of {', '.join(SETTINGS_LISTS)}, got {setting!r}."
+            )
+        answer = self._call(endpoint)
+        return unwrap_list(answer.body, answer.request)
+
+    def list_customer_attributes(self) -> list[dict[str, Any]]:
+        """``GET /customerattributes``: the custom customer attributes (``id``, ``name``, ``type``)."""
+        return self.list_settings("customer_attributes")
+
+    def list_consents(self) -> list[dict[str, Any]]:
+        """``GET /customerconsents``: the consent lists (``id``, ``name``, ``type``)."""
+        return self.list_settings("consents")
+
+    def list_order_attributes(self) -> list[dict[str, Any]]:
+        """``GET /orderattributes``: the order attributes (``id``, ``name``, ``type``)."""
+        return self.list_settings("order_attributes")
+
+    def list_product_attributes(self) -> list[dict[str, Any]]:
+        """``GET /productattributes``: the product attributes (``id``, ``name``, ``type``)."""
+        return self.list_settings("product_attributes")
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One read-only request (``GET /customerattributes``, no retries); never raises.
+
+        :return: ``(True, message)`` when the API key was accepted, else ``(False, what went wrong)``.
+        """
+        try:
+            config = self.config
+            answer = self._call(CONNECTION_TEST, policy=self.retry_policy.without_retries())
+            count = len(unwrap_list(answer.body, answer.request))
+        except ExpertSenderAuthError as err:
+            where = f"{self._config.base_url}: " if self._config else ""
+            return False, f"{where}the API key was rejected (HTTP {err.status}). {_fix_key(err)}"
+        except ExpertSenderTransportError as err:
+            return False, f"Could not reach the ExpertSender API: {err.message}"
+        except Exception as err:
+            return False, getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+        return (
+            True,
+            f"Connected to {config.base_url}: the API key was accepted ({count} customer attributes).",
+        )
+
+    # -- the request funnel ------------------------------------------------------------------------------
+
+    def _write(self, endpoint: Endpoint, body: Mapping[str, Any], sent: int, idempotent: bool) -> WriteResult:
+        answer = self._call(endpoint, body=body, idempotent=idempotent, items=sent)
+        result = write_result(answer.status, answer.body, sent)
+        if result.item_errors:
+            self.log.info(
+                "ExpertSender %s: %s of %s items reported as failed",
+                answer.request.label,
+                len(result.rejected_indexes) or len(result.item_errors),
+                sent,
+            )
+        return result
+
+    def _call(
+        self,
+        endpoint: Endpoint,
+        params: Mapping[str, object] | None = None,
+        *,
+        body: object = None,
+        idempotent: bool = True,
+        items: int | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> _Answer:
+        request = _request_info(endpoint, params)
+        data = _encode(body, request) if body is not None else None
+        return call_with_retries(
+            lambda: self._send_once(request, data, items),
+            policy=policy or self.retry_policy,
+            idempotent=idempotent,
+            label=request.label,
+            sleep=self._sleep,
+            logger=self.log,
+        )
+
+    def _send_once(self, request: RequestInfo, data: bytes | None, items: int | None) -> _Answer:
+        import requests
+
+        config = self.config
+        session = self.get_conn()
+        started = time.monotonic()
+        try:
+            response = session.request(
+                request.method,
+                config.base_url + request.path,
+                data=data,
+                timeout=config.timeout,
+                allow_redirects=False,
+                verify=config.verify,
+            )
+            raw = response.content
+        except requests.RequestException as err:
+            raise _requests_failure(err, request, config) from None
+        _log_exchange(self.log, config, request, response.status_code, started, items, data, raw)
+        if 200 <= response.status_code < 300:
+            return _Answer(response.status_code, parse_success(response.status_code, raw, request), request)
+        raise error_for_response(response.status_code, raw, response.headers, request)
+
+
+class ExpertSenderAsyncHook(BaseHook):
+    """Asynchronous reads for triggers: :meth:`get_customer` and :meth:`get_order` over ``aiohttp``.
+
+    Same connection, error mapping and retry policy as :class:`ExpertSenderHook`. Use it as
+    ``async with ExpertSenderAsyncHook(...) as hook:`` to reuse one HTTP session across calls; otherwise each
+    call opens and closes its own.
+
+    :param expertsender_conn_id: id of an ``expertsender`` connection.
+    """
+
+    conn_name_attr = "expertsender_conn_id"
+    default_conn_name = "expertsender_default"
+    conn_type = CONN_TYPE
+    hook_name = "ExpertSender"
+
+    def __init__(self, expertsender_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.expertsender_conn_id = expertsender_conn_id
+        self._config: ExpertSenderConnectionConfig | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+
+    async def get_config(self) -> ExpertSenderConnectionConfig:
+        """Read the connection without blocking the event loop (works in Airflow 3's triggerer)."""
+        if self._config is None:
+            from asgiref.sync import sync_to_async
+
+            try:
+                from airflow.providers.common.compat.connection import get_async_connection
+            except ImportError:  # an older common-compat
+                conn = await sync_to_async(self.get_connection)(self.expertsender_conn_id)
+            else:
+                conn = await get_async_connection(self.expertsender_conn_id)
+            # extra_dejson and mask_secret talk to the supervisor synchronously on Airflow 3: use a thread.
+            self._config = await sync_to_async(ExpertSenderConnectionConfig.from_connection)(conn)
+        return self._config
+
+    async def get_customer(
+        self,
+        *,
+        customer_id: int | str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        crm_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Fetch one customer by exactly one identifier (raises ``ExpertSenderNotFoundError``)."""
+        kind, value = _exactly_one(customer_id=customer_id, email=email, phone=phone, crm_id=crm_id)
+        answer = await self._call(CUSTOMER_LOOKUPS[kind], {"value": value})
+        return unwrap_record(answer.body, answer.request)
+
+    async def get_order(self, order_id: str) -> dict[str, Any]:
+        """Fetch one order by its id (raises ``ExpertSenderNotFoundError``)."""
+        answer = await self._call(Api.GET_ORDER, {"order_id": _required("order_id", order_id)})
+        return unwrap_record(answer.body, answer.request)
+
+    async def close(self) -> None:
+        """Close the session opened by ``async with``, if any."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def __aenter__(self) -> ExpertSenderAsyncHook:
+        await self.close()
+        self._session = _new_async_session(await self.get_config())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @contextlib.asynccontextmanager
+    async def _session_scope(self) -> AsyncIterator[aiohttp.ClientSession]:
+        if self._session is not None and not self._session.closed:
+            yield self._session
+            return
+        session = _new_async_session(await self.get_config())
+        try:
+            yield session
+        finally:
+            await session.close()
+
+    async def _call(self, endpoint: Endpoint, params: Mapping[str, object] | None = None) -> _Answer:
+        request = _request_info(endpoint, params)
+        config = await self.get_config()
+        async with self._session_scope() as session:
+            return await acall_with_retries(
+                lambda: self._send_once(session, config, request),
+                policy=RetryPolicy.from_config(config),
+                idempotent=True,
+                label=request.label,
+                sleep=self._sleep,
+                logger=self.log,
+            )
+
+    async def _send_once(
+        self, session: aiohttp.ClientSession, config: ExpertSenderConnectionConfig, request: RequestInfo
+    ) -> _Answer:
+        import aiohttp
+
+        started = time.monotonic()
+        try:
+            async with session.request(
+                request.method, config.base_url + request.path, allow_redirects=False
+            ) as response:
+                raw = await response.read()
+                status, headers = response.status, response.headers
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise _aiohttp_failure(err, request, config) from None
+        _log_exchange(self.log, config, request, status, started, None, None, raw)
+        if 200 <= status < 300:
+            return _Answer(status, parse_success(status, raw, request), request)
+        raise error_for_response(status, raw, headers, request)
+
+
+# -- sessions ---------------------------------------------------------------------------------------------
+
+
+def _headers(config: ExpertSenderConnectionConfig) -> dict[str, str]:
+    return {
+        "x-api-key": config.api_key,
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+    }
+
+
+def _new_session(config: ExpertSenderConnectionConfig) -> requests.Session:
+    from http.cookiejar import DefaultCookiePolicy
+
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    session.headers.update(_headers(config))
+    session.verify = config.verify
+    # The API needs no cookies; refusing them keeps threads from sharing mutable state through the jar.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    pool = max(_MIN_POOL_SIZE, config.max_concurrency)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)  # retries are ours
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _new_async_session(config: ExpertSenderConnectionConfig) -> aiohttp.ClientSession:
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        headers=_headers(config),
+        timeout=aiohttp.ClientTimeout(
+            total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
+        ),
+        connector=aiohttp.TCPConnector(ssl=config.verify),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+# -- transport failures -----------------------------------------------------------------------------------
+
+
+def _transport(
+    request: RequestInfo, config: ExpertSenderConnectionConfig, what: str, *, maybe_applied: bool
+) -> ExpertSenderTransportError:
+    after = " The request may have been applied." if maybe_applied else ""
+    return ExpertSenderTransportError(
+        f"{request.label} to {config.base_url}: {what}.{after}",
+        maybe_applied=maybe_applied,
+        method=request.method,
+        path=request.path,
+    )
+
+
+def _tls_config_error(request: RequestInfo, config: ExpertSenderConnectionConfig) -> ExpertSenderConfigError:
+    return ExpertSenderConfigError(
+        f"{request.label} to {config.base_url}: the server's TLS certificate could not be verified. Install "
+        "the CA that signs it (REQUESTS_CA_BUNDLE / SSL_CERT_FILE), or for a local emulator set the "
+        "connection extra verify=false.",
+        method=request.method,
+        path=request.path,
+    )
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    seen: set[int] = set()
+    while id(err) not in seen:
+        seen.add(id(err))
+        nxt = getattr(err, "reason", None) or err.__cause__ or err.__context__
+        if not isinstance(nxt, BaseException):
+            args = getattr(err, "args", ())
+            nxt = args[0] if args and isinstance(args[0], BaseException) else None
+        if nxt is None:
+            break
+        err = nxt
+    return err
+
+
+def _reason(err: BaseException) -> str:
+    """A short, data-free description of a low-level failure (no URL: it may hold an identifier)."""
+    root = _root_cause(err)
+    if isinstance(root, OSError) and root.strerror:
+        return f"{type(root).__name__}: {root.strerror}"
+    return type(root).__name__
+
+
+def _requests_failure(
+    err: Exception, request: RequestInfo, config: ExpertSenderConnectionConfig
+) -> ExpertSenderError:
+    import ssl
+
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return _transport(
+            request, config, f"connect timeout after {config.connect_timeout:g} s", maybe_applied=False
+        )
+    if isinstance(err, requests.exceptions.SSLError):
+        if isinstance(_root_cause(err), ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+            err
+        ):
+            return _tls_config_error(request, config)
+        return _transport(request, config, f"TLS handshake failed ({_reason(err)})", maybe_applied=False)
+    if isinstance(err, requests.exceptions.ReadTimeout):
+        return _transport(
+            request, config, f"no response within read_timeout={config.read_timeout:g} s", maybe_applied=True
+        )
+    if isinstance(err, (requests.exceptions.ConnectionError, requests.exceptions.ProxyError)):
+        cause = err.args[0] if err.args else None
+        reason = getattr(cause, "reason", cause)
+        if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
+            return _transport(request, config, f"could not connect ({_reason(err)})", maybe_applied=False)
+        return _transport(request, config, f"connection dropped ({_reason(err)})", maybe_applied=True)
+    if isinstance(err, (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader)):
+        return ExpertSenderConfigError(
+            f"{request.label}: the connection's base URL or API key cannot be used in a request "
+            f"({type(err).__name__}).",
+            method=request.method,
+            path=request.path,
+        )
+    return _transport(request, config, f"request failed ({_reason(err)})", maybe_applied=True)
+
+
+def _aiohttp_failure(
+    err: BaseException, request: RequestInfo, config: ExpertSenderConnectionConfig
+) -> ExpertSenderError:
+    import aiohttp
+
+    if isinstance(err, aiohttp.ClientConnectorCertificateError):
+        return _tls_config_error(request, config)
+    connect_timeout = getattr(aiohttp, "ConnectionTimeoutError", ())
+    if isinstance(err, connect_timeout):
+        return _transport(
+            request, config, f"connect timeout after {config.connect_timeout:g} s", maybe_applied=False
+        )
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return _transport(request, config, f"could not connect ({_reason(err)})", maybe_applied=False)
+    if isinstance(err, asyncio.TimeoutError):  # aiohttp's SocketTimeoutError is one too
+        return _transport(
+            request, config, f"no response within read_timeout={config.read_timeout:g} s", maybe_applied=True
+        )
+    return _transport(request, config, f"connection dropped ({_reason(err)})", maybe_applied=True)
+
+
+# -- logging ----------------------------------------------------------------------------------------------
+
+
+def _log_exchange(
+    logger: Any,
+    config: ExpertSenderConnectionConfig,
+    request: RequestInfo,
+    status: int,
+    started: float,
+    items: int | None,
+    data: bytes | None,
+    raw: bytes,
+) -> None:
+    millis = (time.monotonic() - started) * 1000
+    counted = f" ({items} items)" if items is not None else ""
+    logger.debug("ExpertSender %s -> %s in %.0f ms%s", request.label, status, millis, counted)
+    if config.log_payloads:  # opt-in: bodies carry personal data
+        logger.info(
+            "ExpertSender %s payloads (log_payloads=true): request %s; response %s",
+            request.label,
+            _clip(data),
+            _clip(raw),
+        )
+
+
+def _clip(raw: bytes | None) -> str:
+    if not raw:
+        return "(empty)"
+    text = raw.decode("utf-8", errors="replace")
+    return text if len(text) <= _PAYLOAD_LOG_LIMIT else f"{text[:_PAYLOAD_LOG_LIMIT]}... ({len(raw)} bytes)"
+
+
+def _fix_key(err: ExpertSenderAuthError) -> str:
+    if err.status == 403:
+        return "The key is valid but lacks access to this resource; use a key of a business unit with access."
+    return "Check the connection's password (API key) against ExpertSender Settings -> API."
