@@ -1,0 +1,215 @@
+"""The base of every payload model: key spellings, problem reporting and error translation.
+
+Every model accepts its fields under the API's camelCase name, the snake_case name, or any spelling that only
+differs in case and underscores (``crm_id``, ``crmId``, ``CrmId``). Keys are folded to the API name before
+pydantic sees them; pydantic then validates by alias, so its error locations are already in API spelling.
+
+Rules that pydantic cannot express per field (unknown keys, a field given twice, conditional identifiers) are
+reported without stopping validation: the before-validator adds a *problem key* to the input, which
+``extra="forbid"`` turns into an ``extra_forbidden`` error that :func:`problems_from` decodes. So a record
+with five broken rules yields one error listing all five.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
+from pydantic.alias_generators import to_camel
+
+from airflow_provider_expertsender.exceptions import (
+    ExpertSenderInvalidRecordError,
+    FieldProblem,
+    InvalidRecord,
+)
+
+_PROBLEM = "\x00problem\x00"
+_KEY_FOLD = str.maketrans("", "", "_")
+# Identifiers in messages are cut to this length (they are for humans, not for matching).
+_IDENTIFIER_MAX = 128
+
+
+def fold_key(key: str) -> str:
+    """Matching key of a field name: lower-case without underscores (``crm_id`` == ``crmId`` == ``CRMID``)."""
+    return key.translate(_KEY_FOLD).lower()
+
+
+def add_problem(data: dict[str, Any], field: str, rule: str) -> None:
+    """Report ``rule`` broken by ``field`` ("" for the object itself) without stopping validation."""
+    data[f"{_PROBLEM}{len(data)}\x00{field}\x00{rule}"] = None
+
+
+class PayloadModel(BaseModel):
+    """Base of the payload models: forbids unknown fields, validates by camelCase alias, dumps by alias."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=False,
+        hide_input_in_errors=True,
+        defer_build=False,
+    )
+
+    # fold_key(any accepted spelling) -> API name; built per subclass.
+    _keys: ClassVar[dict[str, str]] = {}
+    # Extra spellings of a subclass: folded spelling -> API name.
+    _extra_keys: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        keys: dict[str, str] = {}
+        for name, info in cls.model_fields.items():
+            alias = info.alias or name
+            keys[fold_key(name)] = alias
+            keys[fold_key(alias)] = alias
+        keys.update(cls._extra_keys)
+        cls._keys = keys
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_keys(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        keys = cls._keys
+        out: dict[str, Any] = {}
+        given: dict[str, str] = {}
+        for key, value in data.items():
+            if not isinstance(key, str):
+                add_problem(out, repr(key), "field names must be strings")
+                continue
+            if key.startswith(_PROBLEM):
+                out[key] = value
+                continue
+            name = keys.get(fold_key(key))
+            if name is None:
+                add_problem(out, key, cls._unknown_rule(key))
+            elif name in out:
+                add_problem(out, name, f"given twice (as {given[name]!r} and {key!r})")
+            else:
+                out[name] = value
+                given[name] = key
+        return cls._prepare(out, info)
+
+    @classmethod
+    def _prepare(cls, data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Hook for cross-field rules, run on the input after key folding."""
+        return data
+
+    @classmethod
+    def _unknown_rule(cls, key: str) -> str:
+        names = sorted({alias for alias in cls._keys.values()})
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+        if not close:
+            close = difflib.get_close_matches(fold_key(key), [fold_key(n) for n in names], n=1, cutoff=0.6)
+            close = [next(n for n in names if fold_key(n) == close[0])] if close else []
+        if close:
+            return f"unknown field; did you mean {close[0]}?"
+        return "unknown field; known fields: " + ", ".join(names)
+
+    def to_api(self) -> dict[str, Any]:
+        """The API JSON of this model: camelCase keys, ``None`` omitted."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+# ----------------------------------------------------------------------------------------------- errors
+
+_RULES = {
+    "missing": "required",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "model_type": "must be an object (a mapping)",
+    "model_attributes_type": "must be an object (a mapping)",
+    "dict_type": "must be an object (a mapping)",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "string_unicode": "must be a valid UTF-8 string",
+}
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(f".{item}" if parts else item)
+    return "".join(parts)
+
+
+def _rule(error: Any) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx.get("error", error["msg"]))
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        minimum = ctx.get("min_length")
+        return "must not be empty" if minimum == 1 else f"at least {minimum} characters"
+    if kind == "too_long":
+        return f"at most {ctx.get('max_length')} items"
+    rule = _RULES.get(kind)
+    if rule:
+        return rule
+    message = str(error.get("msg", kind))
+    return message[:1].lower() + message[1:]
+
+
+def problems_from(error: ValidationError, prefix: tuple[int | str, ...] = ()) -> tuple[FieldProblem, ...]:
+    """Translate a pydantic error into field problems in API spelling and plain words."""
+    problems: list[FieldProblem] = []
+    for item in error.errors(include_url=False, include_input=False):
+        loc = prefix + tuple(item["loc"])
+        last = loc[-1] if loc else None
+        if item["type"] == "extra_forbidden" and isinstance(last, str) and last.startswith(_PROBLEM):
+            # "<counter>\x00<field>\x00<rule>"
+            parts = last[len(_PROBLEM) :].split("\x00", 2)
+            field, rule = (parts[1], parts[2]) if len(parts) == 3 else ("", "invalid")
+            loc = loc[:-1] + ((field,) if field else ())
+            problems.append(FieldProblem(_path(loc) or "(record)", rule))
+            continue
+        problems.append(FieldProblem(_path(loc) or "(record)", _rule(item)))
+    return tuple(problems)
+
+
+def invalid(
+    index: int, identifier: str | None, problems: tuple[FieldProblem, ...]
+) -> ExpertSenderInvalidRecordError:
+    """The error of one invalid record."""
+    record = InvalidRecord(index=index, identifier=identifier, problems=problems)
+    return ExpertSenderInvalidRecordError(record)
+
+
+# ----------------------------------------------------------------------------------------------- identifiers
+
+_CUSTOMER_KEYS = ("email", "crmid", "phone", "visitorid")
+_ORDER_KEYS = ("id",)
+
+
+def record_identifier(kind: str, record: object) -> str | None:
+    """The identifier of a raw input record for messages: e-mail, CRM id, phone or visitor id of a customer
+    (first present, in that order), or the id of an order. Never raises; ``None`` when there is none.
+
+    :param kind: ``"customer"`` or ``"order"``.
+    :param record: the record as given (any key spelling).
+    """
+    if not isinstance(record, Mapping):
+        return None
+    wanted = _ORDER_KEYS if kind == "order" else _CUSTOMER_KEYS
+    found: dict[str, object] = {}
+    for key, value in record.items():
+        if isinstance(key, str) and value is not None and value != "":
+            folded = fold_key(key)
+            if folded in wanted and folded not in found:
+                found[folded] = value
+    for key in wanted:
+        value = found.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return str(value)[:_IDENTIFIER_MAX]
+    return None

@@ -1,0 +1,126 @@
+"""Order payloads for ``POST /orders`` and the status change of ``PUT /orders/status``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BeforeValidator, StringConstraints, ValidationError, ValidationInfo
+
+from airflow_provider_expertsender.models._base import (
+    PayloadModel,
+    add_problem,
+    invalid,
+    problems_from,
+    record_identifier,
+)
+from airflow_provider_expertsender.models._enums import ORDER_STATUS_TABLE, ORDER_STATUSES, enum_validator
+from airflow_provider_expertsender.models._fields import (
+    AttributeListInput,
+    CrmId,
+    Currency,
+    DateTimeString,
+    Email,
+    Int32,
+    NonNegative,
+    OrderAttribute,
+    Phone,
+    ProductAttribute,
+    UniqueNames,
+)
+from airflow_provider_expertsender.models._values import int_to_str
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from airflow_provider_expertsender.models.settings import SettingsCatalog
+
+OrderId = Annotated[str, BeforeValidator(int_to_str), StringConstraints(min_length=1, max_length=128)]
+OrderStatus = Annotated[str, BeforeValidator(enum_validator(ORDER_STATUS_TABLE, ORDER_STATUSES))]
+
+
+class OrderCustomer(PayloadModel):
+    """The order's ``customer``: at least one of ``email``, ``phone``, ``crmId``."""
+
+    email: Email | None = None
+    phone: Phone | None = None
+    crm_id: CrmId | None = None
+
+    @classmethod
+    def _prepare(cls, data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if data.get("email") is None and data.get("phone") is None and data.get("crmId") is None:
+            add_problem(data, "", "needs at least one identifier: email, phone or crmId")
+        return data
+
+
+class Product(PayloadModel):
+    """One product line. Only ``id`` is required (the API's product table is not published)."""
+
+    id: Annotated[str, BeforeValidator(int_to_str), StringConstraints(min_length=1)]
+    name: str | None = None
+    price: NonNegative | None = None
+    quantity: NonNegative | None = None
+    returned: NonNegative | None = None
+    url: str | None = None
+    image_url: str | None = None
+    category: str | None = None
+    product_attributes: Annotated[list[ProductAttribute], AttributeListInput, UniqueNames] | None = None
+
+
+class Order(PayloadModel):
+    """One item of ``POST /orders`` ``data``. Validation context: ``settings`` (or ``None``)."""
+
+    id: OrderId
+    date: DateTimeString
+    time_zone: Annotated[str, StringConstraints(max_length=100)] | None = None
+    website_id: Int32 | None = None
+    status: OrderStatus | None = None
+    currency: Currency | None = None
+    total_value: NonNegative | None = None
+    returns_value: NonNegative | None = None
+    customer: OrderCustomer
+    products: list[Product]
+    order_attributes: Annotated[list[OrderAttribute], AttributeListInput, UniqueNames] | None = None
+
+
+class StatusChange(PayloadModel):
+    """Body of ``PUT /orders/status``."""
+
+    order_id: OrderId
+    order_status: OrderStatus
+    website_id: Int32 | None = None
+
+
+def order_payload(
+    record: Mapping[str, Any],
+    *,
+    index: int = 0,
+    settings: SettingsCatalog | None = None,
+) -> dict[str, Any]:
+    """Validate one order record and return its API JSON (camelCase keys, ``None`` omitted).
+
+    :param record: the order; keys in camelCase (``totalValue``) or snake_case (``total_value``).
+    :param index: the record's position in the input, for the error message.
+    :param settings: the business unit's settings lists, to check order and product attributes.
+    :raises ExpertSenderInvalidRecordError: listing every broken rule of the record.
+    """
+    try:
+        model = Order.model_validate(record, context={"settings": settings})
+    except ValidationError as err:
+        raise invalid(index, record_identifier("order", record), problems_from(err)) from None
+    return model.to_api()
+
+
+def status_change_payload(order_id: Any, status: Any, website_id: Any = None) -> dict[str, Any]:
+    """The body of ``PUT /orders/status``: ``{"orderId", "orderStatus", "websiteId"?}``.
+
+    :param order_id: the order id (1-128 characters; an int is accepted).
+    :param status: ``placed``, ``paid``, ``completed`` or ``canceled`` in any case (``Cancelled`` accepted).
+    :param website_id: optional int32 website id.
+    :raises ExpertSenderInvalidRecordError: naming each invalid argument by its API field.
+    """
+    data = {"orderId": order_id, "orderStatus": status, "websiteId": website_id}
+    try:
+        model = StatusChange.model_validate(data)
+    except ValidationError as err:
+        raise invalid(0, record_identifier("order", {"id": order_id}), problems_from(err)) from None
+    return model.to_api()
