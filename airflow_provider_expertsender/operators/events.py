@@ -91,14 +91,17 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
         return {name: getattr(self, name) for name in EVENT_IDENTIFIERS}
 
     def _payload(self) -> tuple[str, Any, dict[str, Any]]:
-        """Validate every argument; return the identifier's name and value and the API payload."""
+        """Validate every argument; return the identifier's name, its API value and the request body."""
         from airflow_provider_expertsender.models import custom_event_payload
 
         what = type(self).__name__
         require("custom_event_id", self.custom_event_id, what=what)
         kind, value = one_identifier(self._identifiers(), what=what)
         payload = custom_event_payload(self.custom_event_id, **{kind: value}, data_fields=self.data_fields)
-        return kind, value, payload
+        # The body's one member besides the event id and data fields is the identifier, normalized
+        # (hex digests lower-cased, customer id as a number).
+        (api_value,) = (v for k, v in payload.items() if k not in ("customEventId", "dataFields"))
+        return kind, api_value, payload
 
     def execute(self, context: Context) -> dict[str, Any]:
         kind, value, payload = self._payload()

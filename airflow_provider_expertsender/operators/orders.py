@@ -104,10 +104,12 @@ class ExpertSenderUpdateOrderStatusOperator(ExpertSenderBaseOperator):
             normalize_order_status(status)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_expertsender.models import status_change_payload
+        from airflow_provider_expertsender.models import normalize_order_status, status_change_payload
 
         order_id = _order_id(self.order_id, what=type(self).__name__)
-        payload = status_change_payload(order_id, self.status, self.website_id)
+        # An unknown status is an argument error (ExpertSenderConfigError naming the valid ones); the payload
+        # model then checks the id and website id against the API's rules.
+        payload = status_change_payload(order_id, normalize_order_status(self.status), self.website_id)
         status, website_id = payload["orderStatus"], payload.get("websiteId")
         self.hook.update_order_status(order_id, status, website_id)
         self.log.info("Order %s is now %s.", order_id, status)
