@@ -125,7 +125,8 @@ class RetryPolicy:
 
     def backoff(self, retry: int) -> float:
         """Exponential wait before retry number ``retry`` (1-based), with equal jitter."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** min(retry - 1, 60))
+        exponent = min(retry - 1, 1000)  # 2.0 ** 1024 overflows; backoff_max applies long before
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0**exponent)
         return ceiling * (0.5 + 0.5 * self.rng.random())
 
     def next_wait(
