@@ -180,16 +180,19 @@ class ExpertSenderInvalidInputError(ExpertSenderError):
     """Several records failed local validation with ``on_invalid="fail"``: nothing was sent.
 
     :param records: the invalid records (the message lists the first few).
+    :param total: how many records were invalid, when ``records`` is only a sample of them (streams).
     """
 
-    def __init__(self, records: Sequence[InvalidRecord], *, shown: int = 5) -> None:
+    def __init__(self, records: Sequence[InvalidRecord], *, shown: int = 5, total: int | None = None) -> None:
+        count = max(total or 0, len(records))
         head = "; ".join(r.describe() for r in records[:shown])
-        more = f" (and {len(records) - shown} more)" if len(records) > shown else ""
+        more = f" (and {count - min(shown, len(records))} more)" if count > min(shown, len(records)) else ""
         super().__init__(
-            f"{len(records)} invalid record(s), nothing was sent: {head}{more}. Fix the input, or pass "
+            f"{count} invalid record(s), nothing was sent: {head}{more}. Fix the input, or pass "
             'on_invalid="skip" to send the valid records and report the invalid ones.'
         )
         self.records = list(records)
+        self.total = count
 
 
 class ExpertSenderRejectedRecordsError(ExpertSenderError):

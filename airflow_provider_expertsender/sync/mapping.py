@@ -1,0 +1,328 @@
+"""Rows (from a list, a file or a SQL query) to records the payload models accept, without user code.
+
+In this order, for every row:
+
+1. ``field_map`` renames keys (``{"mail": "email"}``); keys it does not name are kept.
+2. ``row_mapper`` (a callable, or ``"package.module:function"``) may rewrite the row; it returns a dict, which
+   goes through step 3 like any row. An exception it raises makes that row an invalid record.
+3. Automatic mapping of flat rows to the API's nested shape:
+
+   customers
+     ``attr_<name>`` / ``attr.<name>`` -> ``customAttributes`` item ``{"name": <name>, "value": ...}``;
+     ``consent_<id>`` / ``consent.<id>`` -> ``consentsData.consents`` item ``{"id": <id>, "value": ...}``
+     (booleans and ``true``/``false``/``yes``/``no``/``1``/``0`` become ``"True"``/``"False"``).
+   orders
+     ``attr_<name>`` / ``attr.<name>`` / ``order_attr_<name>`` -> ``orderAttributes`` item;
+     ``customer_<field>`` / ``customer.<field>`` -> the ``customer`` object (``customer_email``...);
+     ``product_<field>`` / ``product.<field>`` -> one product line, ``product_attr_<name>`` -> its
+     ``productAttributes``; ``order_id`` / ``orderId`` is the order's ``id`` when there is no ``id`` column.
+   both
+     any other ``a.b`` key -> nested object ``{"a": {"b": ...}}``; a string holding JSON in a column that is a
+     list or object in the API (``products``, ``customAttributes``, ``consentsData``, ``orderAttributes``,
+     ``customer``, in either spelling) is parsed; other keys pass unchanged (the models accept snake_case
+     and camelCase). ``None`` values (SQL ``NULL``, empty CSV cells) of attribute and consent columns are
+     left out.
+
+Product lines of an order come either from a JSON column ``products`` (one row per order), or from
+``product_*`` columns with one row per product line: consecutive rows with the same order ``id`` (and
+``websiteId``) form one order, whose order-level fields are taken from its first row. Consecutive, because the
+input is a stream and memory must not grow with it: sort the query (``ORDER BY order_id``) or the file by
+order id. A row whose ``product_*`` columns are all empty (an order without lines in a ``LEFT JOIN``) adds no
+product line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
+
+# Columns holding a list or an object in the API: a JSON string there is parsed.
+_JSON_FIELDS = frozenset(
+    {
+        "products",
+        "customAttributes",
+        "custom_attributes",
+        "consentsData",
+        "consents_data",
+        "orderAttributes",
+        "order_attributes",
+        "productAttributes",
+        "product_attributes",
+        "customer",
+    }
+)
+_TRUE = frozenset({"true", "yes", "1", "y", "t"})
+_FALSE = frozenset({"false", "no", "0", "n", "f"})
+_PLAN_CACHE_SIZE = 256
+
+# Plan steps: (kind, source key, argument)
+_PASS, _JSON, _NESTED, _ATTR, _CONSENT, _CUSTOMER, _PRODUCT, _PRODUCT_ATTR = range(8)
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A row that could not be turned into a record (bad JSON line, ``row_mapper`` failure...).
+
+    The engine reports it as an invalid record, like a record that fails validation.
+
+    :param reason: what went wrong, without the row's values.
+    :param row: the row as read (goes to the dead-letter file only).
+    """
+
+    reason: str
+    row: Any = None
+
+
+def load_row_mapper(row_mapper: Any) -> Callable[[Mapping[str, Any]], Any] | None:
+    """Return the ``row_mapper`` callable; a ``"package.module:function"`` string is imported.
+
+    :raises ExpertSenderConfigError: not a callable, a malformed string, or the import fails.
+    """
+    if row_mapper is None or callable(row_mapper):
+        return row_mapper
+    if not isinstance(row_mapper, str) or row_mapper.count(":") != 1:
+        raise ExpertSenderConfigError(
+            f"row_mapper must be a callable or a 'package.module:function' string, got {row_mapper!r}."
+        )
+    module_name, _, attr = row_mapper.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as err:
+        raise ExpertSenderConfigError(f"row_mapper {row_mapper!r} could not be imported: {err}") from err
+    if not callable(target):
+        raise ExpertSenderConfigError(f"row_mapper {row_mapper!r} is not callable.")
+    return target
+
+
+def _consent_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, (int, str)):
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return "True"
+        if text in _FALSE:
+            return "False"
+        if text == "awaitingconfirmation":
+            return "AwaitingConfirmation"
+    return value
+
+
+def _split_prefix(key: str, prefixes: tuple[str, ...]) -> str | None:
+    lowered = key.lower()
+    for prefix in prefixes:
+        if lowered.startswith(prefix) and len(key) > len(prefix):
+            return key[len(prefix) :]
+    return None
+
+
+class RowMapper:
+    """Turns rows into records (see the module docstring for the rules).
+
+    :param resource: ``"customers"`` or ``"orders"``.
+    :param field_map: renames, ``{source key: target key}``.
+    :param row_mapper: a callable or an import path (``"pkg.mod:func"``).
+    """
+
+    def __init__(
+        self,
+        resource: str,
+        *,
+        field_map: Mapping[str, str] | None = None,
+        row_mapper: Any = None,
+    ) -> None:
+        if field_map is not None and not isinstance(field_map, Mapping):
+            raise ExpertSenderConfigError(
+                f"field_map must be a dict of source key -> target key, got {type(field_map).__name__}."
+            )
+        self.resource = resource
+        self.field_map = dict(field_map or {})
+        self.row_mapper = load_row_mapper(row_mapper)
+        # With a row_mapper, field_map renames before it runs (in _rows), so the plans must not rename again.
+        self._renames = {} if self.row_mapper is not None else self.field_map
+        self._plans: dict[tuple[str, ...], tuple[tuple[int, str, Any], ...] | None] = {}
+
+    # ---------------------------------------------------------------------------------------------- planning
+
+    def _classify(self, target: str) -> tuple[int, Any]:
+        if target in _JSON_FIELDS:
+            return _JSON, target
+        if self.resource == "customers":
+            name = _split_prefix(target, ("attr_", "attr."))
+            if name is not None:
+                return _ATTR, name
+            consent = _split_prefix(target, ("consent_", "consent."))
+            if consent is not None and consent.strip().isdigit():
+                return _CONSENT, int(consent)
+        else:
+            name = _split_prefix(target, ("order_attr_", "order_attr.", "attr_", "attr."))
+            if name is not None:
+                return _ATTR, name
+            name = _split_prefix(target, ("product_attr_", "product_attr.", "productattr."))
+            if name is not None:
+                return _PRODUCT_ATTR, name
+            name = _split_prefix(target, ("product_", "product."))
+            if name is not None:
+                return _PRODUCT, name
+            name = _split_prefix(target, ("customer_", "customer."))
+            if name is not None:
+                return _CUSTOMER, name
+            if target in ("order_id", "orderId"):
+                return _PASS, "id"
+        if "." in target.strip("."):
+            return _NESTED, tuple(target.split("."))
+        return _PASS, target
+
+    def _plan(self, keys: tuple[str, ...]) -> tuple[tuple[int, str, Any], ...] | None:
+        """Steps for rows with these keys, or ``None`` when the row can be used as it is."""
+        try:
+            return self._plans[keys]
+        except KeyError:
+            pass
+        steps = []
+        for key in keys:
+            kind, arg = self._classify(self._renames.get(key, key))
+            if kind == _PASS and arg == "id" and "id" in keys and key != "id":
+                arg = key  # an explicit id column wins over order_id
+            steps.append((kind, key, arg))
+        identity = all(kind == _PASS and key == arg for kind, key, arg in steps)
+        plan = None if identity else tuple(steps)
+        if len(self._plans) >= _PLAN_CACHE_SIZE:
+            self._plans.clear()
+        self._plans[keys] = plan
+        return plan
+
+    # --------------------------------------------------------------------------------------------- mapping
+
+    def _apply(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Map one row; returns ``(record, product line or None)`` (product only for flat order rows)."""
+        plan = self._plan(tuple(row))
+        if plan is None:
+            return (row if isinstance(row, dict) else dict(row)), None
+        record: dict[str, Any] = {}
+        product: dict[str, Any] | None = None
+        attributes: list[dict[str, Any]] = []
+        consents: list[dict[str, Any]] = []
+        for kind, key, arg in plan:
+            value = row[key]
+            if kind == _PASS:
+                record[arg] = value
+            elif kind == _JSON:
+                if isinstance(value, (str, bytes)) and value.strip()[:1] in ("[", "{", b"[", b"{"):
+                    value = json.loads(value)
+                record[arg] = value
+            elif kind == _ATTR:
+                if value is not None:
+                    attributes.append({"name": arg, "value": value})
+            elif kind == _CONSENT:
+                if value is not None:
+                    consents.append({"id": arg, "value": _consent_value(value)})
+            elif kind == _CUSTOMER:
+                customer = record.get("customer")
+                if not isinstance(customer, dict):
+                    customer = record["customer"] = {}
+                customer[arg] = value
+            elif kind == _PRODUCT:
+                if product is None:
+                    product = {}
+                product[arg] = value
+            elif kind == _PRODUCT_ATTR:
+                if product is None:
+                    product = {}
+                if value is not None:
+                    product.setdefault("productAttributes", []).append({"name": arg, "value": value})
+            else:  # _NESTED
+                target = record
+                for part in arg[:-1]:
+                    nested = target.get(part)
+                    if not isinstance(nested, dict):
+                        nested = target[part] = {}
+                    target = nested
+                target[arg[-1]] = value
+        if attributes:
+            field = "customAttributes" if self.resource == "customers" else "orderAttributes"
+            existing = record.pop(field, None) or record.pop(_snake(field), None) or []
+            record[field] = [*existing, *attributes]
+        if consents:
+            data = record.pop("consentsData", None) or record.pop("consents_data", None) or {}
+            data = dict(data)
+            data["consents"] = [*(data.get("consents") or []), *consents]
+            record["consentsData"] = data
+        return record, product
+
+    def _rows(self, rows: Iterable[Any]) -> Iterator[Any]:
+        """Rows renamed by ``field_map``, then rewritten by ``row_mapper`` (failures become RowError)."""
+        mapper = self.row_mapper
+        assert mapper is not None
+        renames = self.field_map
+        for row in rows:
+            if isinstance(row, RowError) or not isinstance(row, Mapping):
+                yield row
+                continue
+            if renames:
+                row = {renames.get(k, k): v for k, v in row.items()}
+            try:
+                mapped = mapper(row)
+            except Exception as err:
+                yield RowError(f"row_mapper raised {type(err).__name__}: {err}", row)
+                continue
+            if not isinstance(mapped, Mapping):
+                yield RowError(f"row_mapper returned {type(mapped).__name__}, not a dict", row)
+                continue
+            yield mapped
+
+    def map(self, rows: Iterable[Any]) -> Iterator[Any]:
+        """Map ``rows`` lazily to records (and :class:`RowError` for the rows that cannot be mapped)."""
+        return self._map(self._rows(rows) if self.row_mapper is not None else rows)
+
+    def _map(self, rows: Iterable[Any]) -> Iterator[Any]:
+        apply = self._apply
+        if self.resource == "customers":
+            for row in rows:
+                if isinstance(row, RowError) or not isinstance(row, Mapping):
+                    yield row
+                else:
+                    yield apply(row)[0]
+            return
+        # Orders: rows with product_* columns are product lines, grouped by consecutive order id.
+        current: dict[str, Any] | None = None
+        current_key: Any = None
+        for row in rows:
+            if isinstance(row, RowError) or not isinstance(row, Mapping):
+                if current is not None:
+                    yield current
+                    current = None
+                yield row
+                continue
+            record, product = apply(row)
+            if product is None:
+                if current is not None:
+                    yield current
+                    current = None
+                yield record
+                continue
+            key = (record.get("websiteId", record.get("website_id")), record.get("id"))
+            if current is not None and key == current_key:
+                if any(v is not None for v in product.values()):
+                    current["products"].append(product)
+                continue
+            if current is not None:
+                yield current
+            current, current_key = record, key
+            existing = record.get("products")
+            current["products"] = list(existing) if isinstance(existing, list) else []
+            if any(v is not None for v in product.values()):
+                current["products"].append(product)
+        if current is not None:
+            yield current
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)

@@ -1,0 +1,48 @@
+"""Local paths and object-storage URIs behind one ``open``.
+
+A plain path (``/data/x.csv``, ``data/x.csv``) is opened with :mod:`pathlib`; a URI (``file://``, ``s3://``,
+``gs://``... with an optional ``conn_id@`` before the bucket) through Airflow's ``ObjectStoragePath``, which
+finds the filesystem of the matching provider and the credentials of the connection. ``ObjectStoragePath``
+lives in ``airflow.sdk`` on Airflow 3 and in ``airflow.io.path`` on 2.10; it is imported only when a URI is
+used (fsspec and the storage providers are not cheap to import).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_uri(location: str) -> bool:
+    """Whether ``location`` is a URI with a scheme (``s3://...``) rather than a plain local path."""
+    return bool(_SCHEME.match(location))
+
+
+def object_storage_path(uri: str) -> Any:
+    """Return an ``ObjectStoragePath`` for ``uri``, from the module the running Airflow line has."""
+    try:
+        from airflow.sdk import ObjectStoragePath
+    except ImportError:  # Airflow 2.10
+        from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
+    return ObjectStoragePath(uri)
+
+
+def as_path(location: Any) -> Any:
+    """A :class:`pathlib.Path` for a plain path, an ``ObjectStoragePath`` for a URI; paths pass through.
+
+    :param location: a string, an ``os.PathLike`` or an ``ObjectStoragePath``.
+    """
+    if isinstance(location, str):
+        return object_storage_path(location) if is_uri(location) else Path(os.path.expanduser(location))
+    if isinstance(location, os.PathLike) and not hasattr(location, "fs"):
+        return Path(location)
+    return location
+
+
+def display(location: Any) -> str:
+    """The location as users wrote it, for logs and the summary (URIs carry a conn id, never credentials)."""
+    return str(location)
