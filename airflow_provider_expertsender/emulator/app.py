@@ -1,0 +1,567 @@
+"""The API itself: routing, the handler of every endpoint, RFC 7807 problem details.
+
+Pure functions of (business unit, request, switches, clock); the HTTP plumbing and the faults live in
+``server.py``. Paths and statuses follow ecdp-api.md; each [UNK] behaviour reads its switch here and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+from airflow_provider_expertsender.emulator import validation as v
+from airflow_provider_expertsender.emulator.store import (
+    CUSTOMER_FIELDS,
+    IDENTIFIER_FIELDS,
+    SETTINGS_RESOURCES,
+    BusinessUnit,
+    identity_key,
+)
+from airflow_provider_expertsender.emulator.switches import Switches
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+JSON_TYPE = "application/json; charset=utf-8"
+PROBLEM_TYPE = "application/problem+json; charset=utf-8"
+
+_TITLES = {
+    400: "One or more validation errors occurred.",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "An error occurred while processing your request.",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+_TYPES = {
+    400: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+    401: "https://tools.ietf.org/html/rfc9110#section-15.5.2",
+    403: "https://tools.ietf.org/html/rfc9110#section-15.5.4",
+    404: "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+    405: "https://tools.ietf.org/html/rfc9110#section-15.5.6",
+    413: "https://tools.ietf.org/html/rfc9110#section-15.5.14",
+    415: "https://tools.ietf.org/html/rfc9110#section-15.5.16",
+    429: "https://tools.ietf.org/html/rfc6585#section-4",
+    500: "https://tools.ietf.org/html/rfc9110#section-15.6.1",
+    502: "https://tools.ietf.org/html/rfc9110#section-15.6.3",
+    503: "https://tools.ietf.org/html/rfc9110#section-15.6.4",
+    504: "https://tools.ietf.org/html/rfc9110#section-15.6.5",
+}
+
+
+@dataclass
+class Request:
+    """One parsed HTTP request (``path`` still URL-encoded; ``segments`` decoded one by one)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: bytes = b""
+    content_type: str = ""
+
+    @property
+    def segments(self) -> list[str]:
+        return [unquote(part) for part in self.path.strip("/").split("/")] if self.path.strip("/") else []
+
+    @classmethod
+    def build(cls, method: str, path: str, query: str, body: bytes, content_type: str) -> Request:
+        params = {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}
+        return cls(method.upper(), path, params, body, content_type or "")
+
+
+@dataclass
+class Response:
+    """What to answer. ``body`` None means no body; ``items`` is the data[] size for the request log."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON_TYPE
+    items: int = 0
+
+
+def problem(
+    status: int,
+    substatus: str,
+    detail: str,
+    instance: str,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+    title: str | None = None,
+) -> Response:
+    """An RFC 7807 problem details response with ExpertSender's ``substatus`` (and ASP.NET's ``errors``)."""
+    body: dict[str, Any] = {
+        "type": _TYPES.get(status, "about:blank"),
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "substatus": substatus,
+        "detail": detail,
+        "instance": instance,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return Response(status, body, headers or {}, PROBLEM_TYPE)
+
+
+# -- the context a handler gets ------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    request: Request
+    unit: BusinessUnit
+    switches: Switches
+    now: float
+    params: dict[str, str]
+
+    @property
+    def visible_at(self) -> float:
+        return self.now + self.switches.visibility_delay_s
+
+    def json_body(self, substatus: str) -> tuple[Any, Response | None]:
+        """The parsed body, or the 415/400 response ASP.NET would send."""
+        kind = self.request.content_type.split(";")[0].strip().lower()
+        if kind != "application/json" and not kind.endswith("+json"):
+            return None, problem(
+                415,
+                "UnsupportedMediaType",
+                "Send the body as JSON with Content-Type: application/json.",
+                self.request.path,
+            )
+        if not self.request.body.strip():
+            return None, invalid(
+                {"": ["A non-empty request body is required."]}, substatus, self.request.path
+            )
+        try:
+            return json.loads(self.request.body.decode("utf-8"), parse_constant=_reject_constant), None
+        except UnicodeDecodeError:
+            message = "The request body is not valid UTF-8."
+        except json.JSONDecodeError as err:
+            position = f"LineNumber: {err.lineno - 1} | BytePositionInLine: {err.colno - 1}"
+            message = f"The JSON value is invalid. {position}."
+        except ValueError:
+            message = "The JSON value is invalid: NaN and Infinity are not JSON numbers."
+        return None, invalid({"$": [message]}, substatus, self.request.path)
+
+    def website_id(self, substatus: str) -> tuple[int | None, bool, Response | None]:
+        """The optional ``websiteId`` query parameter: (value, given, error response)."""
+        raw = self.request.query.get("websiteid")
+        if raw is None or raw == "":
+            return None, False, None
+        try:
+            return int(raw), True, None
+        except ValueError:
+            return (
+                None,
+                True,
+                invalid({"websiteId": ["The value is not valid."]}, substatus, self.request.path),
+            )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def invalid(errors: dict[str, list[str]], substatus: str, instance: str) -> Response:
+    return problem(400, substatus, "See the errors member for details.", instance, errors=errors)
+
+
+def not_found(call: Call, substatus: str, what: str) -> Response:
+    if call.switches.not_found_style == "200_null":
+        return Response(200, {"status": 0, "data": None})
+    return problem(404, substatus, f"The {what} was not found.", call.request.path)
+
+
+def _created(errors: v.Errors, items: int) -> Response:
+    body: dict[str, Any] = {"errors": errors.lines()} if errors else {"status": 0}
+    return Response(201, body, items=items)
+
+
+def _batch_limit(call: Call, data: list[Any], substatus: str) -> Response | None:
+    limit = call.switches.max_batch_size
+    if limit is None or len(data) <= limit:
+        return None
+    if call.switches.batch_limit_status == 413:
+        return problem(413, "BatchTooLarge", f"At most {limit} items per request.", call.request.path)
+    message = f"The field data must be a string or array type with a maximum length of '{limit}'."
+    return invalid({"data": [message]}, substatus, call.request.path)
+
+
+def _rejected_indices(errors: v.Errors) -> int:
+    return len({key.split("]")[0] for key in errors.by_key if key.startswith("data[")})
+
+
+# -- customers -----------------------------------------------------------------------------------
+
+
+def post_customers(call: Call) -> Response:
+    substatus = "CustomerInvalidModelState"
+    body, error = call.json_body(substatus)
+    if error:
+        return error
+    errors = v.Errors()
+    mode, match_by, data = v.batch_top(body, errors, v.CUSTOMER_MODES, with_match_by=True)
+    if errors or data is None or mode is None or match_by is None:
+        return invalid(errors.by_key, substatus, call.request.path)
+    unit = call.unit
+    if call.switches.strict_match_by and match_by != unit.default_match_by:
+        errors.add(
+            "matchBy",
+            f"matchBy must be the business unit's default identification ({unit.default_match_by}).",
+        )
+        return invalid(errors.by_key, substatus, call.request.path)
+    too_big = _batch_limit(call, data, substatus)
+    if too_big:
+        return too_big
+    items = [
+        v.customer_item(
+            raw,
+            i,
+            errors,
+            match_by=match_by,
+            customer_attributes=unit.settings("customer_attributes"),
+            consents=unit.settings("consents"),
+        )
+        for i, raw in enumerate(data)
+    ]
+    ident = IDENTIFIER_FIELDS[match_by]
+    with unit.lock:
+        unit.note_batch(len(data))
+        plan: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item is None:
+                continue
+            key = identity_key(ident, item[ident])
+            exists = key in seen or unit.find_customer_id(ident, item[ident]) is not None
+            # [UNK] Add on an existing / Update on a missing customer: rejected like an invalid item.
+            if mode == "Add" and exists:
+                errors.add(f"data[{i}].{ident}", f"A customer with this {ident} already exists (mode Add).")
+            elif mode == "Update" and not exists:
+                errors.add(f"data[{i}].{ident}", f"No customer with this {ident} exists (mode Update).")
+            else:
+                plan.append(item)
+                seen.add(key)
+        rejected = _rejected_indices(errors)
+        unit.count("items_rejected", rejected)
+        if errors and call.switches.item_error_style == "reject_batch":
+            return invalid(errors.by_key, substatus, call.request.path)
+        for item in plan:
+            customer_id = unit.find_customer_id(ident, item[ident])
+            old = unit.latest_customer(customer_id) if customer_id is not None else None
+            unit.write_customer(customer_id, merge_customer(old, item), call.visible_at)
+            unit.count("customers_updated" if old else "customers_created")
+    return _created(errors, len(data))
+
+
+def merge_customer(old: dict[str, Any] | None, item: dict[str, Any]) -> dict[str, Any]:
+    """Fields sent replace stored ones; omitted (or null) fields are kept ([INF] "update").
+
+    Attributes merge by name and consents by id."""
+    if old is None:
+        merged: dict[str, Any] = {name: None for name in CUSTOMER_FIELDS}
+        merged.update(customAttributes=[], consentsData={"consents": []})
+    else:
+        merged = copy.deepcopy(old)
+    for key, value in item.items():
+        if key == "customAttributes":
+            by_name = {attr["name"].lower(): attr for attr in merged["customAttributes"]}
+            by_name.update({attr["name"].lower(): attr for attr in value})
+            merged["customAttributes"] = list(by_name.values())
+        elif key == "consentsData":
+            by_id = {consent["id"]: consent for consent in merged["consentsData"]["consents"]}
+            by_id.update({consent["id"]: consent for consent in value["consents"]})
+            merged["consentsData"] = {"consents": list(by_id.values())}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _get_customer(field_name: str) -> Callable[[Call], Response]:
+    def handler(call: Call) -> Response:
+        value: Any = call.params["value"]
+        if field_name == "id":
+            try:
+                value = int(value)
+            except ValueError:
+                return invalid(
+                    {"id": ["The value is not valid."]}, "CustomerInvalidModelState", call.request.path
+                )
+        data = call.unit.visible_customer(field_name, value, call.now)
+        if data is None:
+            return not_found(call, "CustomerNotFound", "customer")
+        return Response(200, {"status": 0, "data": data})
+
+    return handler
+
+
+# -- orders --------------------------------------------------------------------------------------
+
+
+def post_orders(call: Call) -> Response:
+    substatus = "OrderInvalidModelState"
+    body, error = call.json_body(substatus)
+    if error:
+        return error
+    errors = v.Errors()
+    mode, _, data = v.batch_top(body, errors, v.ORDER_MODES, with_match_by=False)
+    if errors or data is None or mode is None:
+        return invalid(errors.by_key, substatus, call.request.path)
+    too_big = _batch_limit(call, data, substatus)
+    if too_big:
+        return too_big
+    unit = call.unit
+    required_identifier = None
+    if call.switches.strict_match_by:
+        required_identifier = IDENTIFIER_FIELDS[unit.default_match_by]
+    items = [
+        v.order_item(
+            raw,
+            i,
+            errors,
+            accept_cancelled=call.switches.accept_cancelled,
+            total_required=call.switches.order_total_required,
+            required_identifier=required_identifier,
+            order_attributes=unit.settings("order_attributes"),
+            product_attributes=unit.settings("product_attributes"),
+        )
+        for i, raw in enumerate(data)
+    ]
+    with unit.lock:
+        unit.note_batch(len(data))
+        plan = []
+        seen: set[tuple[int | None, str]] = set()
+        for i, item in enumerate(items):
+            if item is None:
+                continue
+            key = (item["websiteId"], item["id"])
+            exists = key in seen or unit.has_order(key)
+            # [UNK] Add on an existing / Replace on a missing order: rejected like an invalid item.
+            if mode == "Add" and exists:
+                errors.add(f"data[{i}].id", "An order with this id already exists (mode Add).")
+            elif mode == "Replace" and not exists:
+                errors.add(f"data[{i}].id", "No order with this id exists (mode Replace).")
+            else:
+                plan.append((key, item))
+                seen.add(key)
+        unit.count("items_rejected", _rejected_indices(errors))
+        if errors and call.switches.item_error_style == "reject_batch":
+            return invalid(errors.by_key, substatus, call.request.path)
+        for key, item in plan:
+            replaced = unit.has_order(key)
+            # [UNK] whether a replace revives a deleted order: here it does (a full new payload).
+            unit.write_order(key, {**item, "isDeleted": False}, call.visible_at)
+            unit.count("orders_replaced" if replaced else "orders_created")
+    return _created(errors, len(data))
+
+
+def get_order(call: Call) -> Response:
+    website_id, given, error = call.website_id("OrderInvalidModelState")
+    if error:
+        return error
+    with call.unit.lock:
+        key = call.unit.find_order_key(call.params["order_id"], website_id, website_given=given)
+        data = call.unit.visible_order(key, call.now) if key else None
+    if data is None:
+        return not_found(call, "OrderNotFound", "order")
+    return Response(200, {"status": 0, "data": data})
+
+
+def _missing_order(call: Call, field_name: str) -> Response:
+    if call.switches.missing_order_status == 400:
+        return invalid(
+            {field_name: ["No order with this id exists."]}, "OrderInvalidModelState", call.request.path
+        )
+    return problem(404, "OrderNotFound", "The order was not found.", call.request.path)
+
+
+def put_order_status(call: Call) -> Response:
+    substatus = "OrderInvalidModelState"
+    body, error = call.json_body(substatus)
+    if error:
+        return error
+    errors = v.Errors()
+    change = v.status_change(body, errors, accept_cancelled=call.switches.accept_cancelled)
+    if change is None:
+        return invalid(errors.by_key, substatus, call.request.path)
+    unit = call.unit
+    with unit.lock:
+        key = unit.find_order_key(
+            change["orderId"], change["websiteId"], website_given=change["websiteId"] is not None
+        )
+        latest = unit.latest_order(key) if key else None
+        if key is None or latest is None:
+            return _missing_order(call, "orderId")
+        unit.write_order(key, {**latest, "status": change["orderStatus"]}, call.visible_at)
+        unit.count("status_changes")
+    return Response(200, {"status": 0})
+
+
+def delete_order(call: Call) -> Response:
+    website_id, given, error = call.website_id("OrderInvalidModelState")
+    if error:
+        return error
+    unit = call.unit
+    with unit.lock:
+        key = unit.find_order_key(call.params["order_id"], website_id, website_given=given)
+        latest = unit.latest_order(key) if key else None
+        if key is None or latest is None:
+            return _missing_order(call, "id")
+        # Soft delete (IsDeleted); deleting again is a no-op that succeeds ([UNK]).
+        if not latest.get("isDeleted"):
+            unit.write_order(key, {**latest, "isDeleted": True}, call.visible_at)
+            unit.count("orders_deleted")
+    if call.switches.delete_status == 204:
+        return Response(204)
+    return Response(200, {"status": 0})
+
+
+# -- scenario custom events ----------------------------------------------------------------------
+
+
+def post_custom_event(call: Call) -> Response:
+    substatus = "ScenarioCustomEventInvalidModelState"
+    body, error = call.json_body(substatus)
+    if error:
+        return error
+    errors = v.Errors()
+    event = v.custom_event(body, errors)
+    if event is None:
+        return invalid(errors.by_key, substatus, call.request.path)
+    unit = call.unit
+    with unit.lock:
+        matched = _event_customer(unit, event)
+        if matched is None and call.switches.event_unknown_customer != "accept":
+            if call.switches.event_unknown_customer == "404":
+                return problem(404, "CustomerNotFound", "The customer was not found.", call.request.path)
+            return invalid({"customerId": ["The customer does not exist."]}, substatus, call.request.path)
+        received = datetime.fromtimestamp(call.now, timezone.utc).isoformat().replace("+00:00", "Z")
+        unit.add_event({**event, "matchedCustomerId": matched, "receivedAt": received})
+        unit.count("events")
+    return Response(201, {"status": 0}, items=1)
+
+
+def _event_customer(unit: BusinessUnit, event: dict[str, Any]) -> int | None:
+    """The customer an event names ([UNK] precedence: the order of the documented field list)."""
+    if "customerId" in event and unit.latest_customer(event["customerId"]) is not None:
+        return int(event["customerId"])
+    for name, field_name in (
+        ("customerEmail", "email"),
+        ("customerPhone", "phone"),
+        ("customerCrmId", "crmId"),
+    ):
+        if name in event:
+            found = unit.find_customer_id(field_name, event[name])
+            if found is not None:
+                return found
+    for name, algorithm in (("customerEmailMd5", "md5"), ("customerEmailSha256", "sha256")):
+        if name in event:
+            found = unit.customer_by_hash(algorithm, event[name])
+            if found is not None:
+                return found
+    return None
+
+
+# -- settings ------------------------------------------------------------------------------------
+
+
+def _list_settings(name: str) -> Callable[[Call], Response]:
+    def handler(call: Call) -> Response:
+        return Response(200, {"status": 0, "data": [item.public() for item in call.unit.settings(name)]})
+
+    return handler
+
+
+# -- routing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    handler: Callable[[Call], Response]
+    enabled: Callable[[Switches], bool] = lambda switches: True
+
+    @property
+    def parts(self) -> list[str]:
+        return self.template.strip("/").split("/")
+
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        parts = self.parts
+        if len(parts) != len(segments):
+            return None
+        params = {}
+        for part, segment in zip(parts, segments, strict=False):
+            if part.startswith("{"):
+                if not segment:
+                    return None
+                params[part[1:-1]] = segment
+            elif part.lower() != segment.lower():
+                return None
+        return params
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/customers", post_customers),
+    Route("GET", "/customers/id/{value}", _get_customer("id")),
+    Route("GET", "/customers/email/{value}", _get_customer("email")),
+    Route("GET", "/customers/phone/{value}", _get_customer("phone")),
+    Route("GET", "/customers/crmId/{value}", _get_customer("crmId")),
+    Route("POST", "/orders", post_orders),
+    Route("PUT", "/orders/status", put_order_status),
+    Route("GET", "/orders/id/{order_id}", get_order, lambda s: "id" in s.order_get_paths),
+    Route("GET", "/orders/{order_id}", get_order, lambda s: "bare" in s.order_get_paths),
+    Route("DELETE", "/orders/{order_id}", delete_order),
+    Route("POST", "/scenariocustomevents", post_custom_event),
+    *(Route("GET", f"/{resource}", _list_settings(name)) for name, resource in SETTINGS_RESOURCES.items()),
+)
+
+
+def find_route(
+    method: str, segments: list[str], switches: Switches
+) -> tuple[Route | None, dict[str, str], list[str]]:
+    """The route serving ``method`` + ``segments``, its parameters, and the methods the path allows."""
+    allowed: list[str] = []
+    for route in ROUTES:
+        params = route.match(segments)
+        if params is None or not route.enabled(switches):
+            continue
+        if route.method == method:
+            return route, params, allowed
+        allowed.append(route.method)
+    return None, {}, allowed
+
+
+def route_template(method: str, path: str, switches: Switches | None = None) -> str:
+    """The route a path belongs to, e.g. ``/customers/email/{value}`` (safe to log: no identifiers)."""
+    segments = Request(method, path, {}).segments
+    route, _, _ = find_route(method.upper(), segments, switches or Switches())
+    return route.template if route else "(no route)"
+
+
+def dispatch(unit: BusinessUnit, request: Request, switches: Switches, now: float) -> Response:
+    """Serve one authenticated request."""
+    route, params, allowed = find_route(request.method, request.segments, switches)
+    if route is None:
+        if allowed:
+            return problem(
+                405,
+                "MethodNotAllowed",
+                f"Use {', '.join(sorted(set(allowed)))} on this path.",
+                request.path,
+                headers={"Allow": ", ".join(sorted(set(allowed)))},
+            )
+        return problem(404, "ResourceNotFound", "No such API resource.", request.path)
+    return route.handler(Call(request, unit, switches, now, params))

@@ -1,0 +1,428 @@
+"""HTTP plumbing: the threaded HTTP/1.1 server, authentication, faults, the request log, :class:`Emulator`.
+
+One thread per connection (keep-alive), standard library only. Order of work for a request: added
+latency, hang, queued or random fault, ``x-api-key`` (401), forbidden resource (403), rate limit (429), the
+API itself (``app.dispatch``), then drop-after-apply / empty / truncated answers. The log and the ``logging``
+output carry method, route, status, item count and duration: never a body, a key or an identifier.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
+
+from airflow_provider_expertsender.emulator import admin, app
+from airflow_provider_expertsender.emulator.seeds import Seeds
+from airflow_provider_expertsender.emulator.store import BusinessUnit, retry_after_header
+from airflow_provider_expertsender.emulator.switches import Fault, Switches
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+log = logging.getLogger("airflow_provider_expertsender.emulator")
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+_HTML_PAGE = "<html><head><title>{status}</title></head><body><h1>{status} {title}</h1></body></html>"
+
+
+class RequestRecord(NamedTuple):
+    """One served request. ``status`` is None when the connection was closed without an answer."""
+
+    method: str
+    path: str
+    status: int | None
+    items: int
+    duration_s: float
+
+    @property
+    def route(self) -> str:
+        """The route template (``/customers/email/{value}``), without the identifier."""
+        return app.route_template(self.method, self.path)
+
+
+class _BadRequestError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        self.emulator = emulator
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.address_family = family
+        super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        with self._open_lock:
+            self._open.add(sock)
+        return sock, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("ECDP emulator: connection error from a client", exc_info=True)  # noqa: LOG014
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "ECDP-Emulator"
+    sys_version = ""
+    timeout = 300  # idle keep-alive connections are closed after this many seconds
+    server: _Server
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence http.server's own access log (it would print paths, which carry identifiers)."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                size_line = self.rfile.readline(1024)
+                try:
+                    size = int(size_line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    raise _BadRequestError(400, "Malformed chunked body.") from None
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_BODY_BYTES:
+                    raise _BadRequestError(413, "The request body is too large.")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+        raw_length = self.headers.get("Content-Length")
+        if not raw_length:
+            return b""
+        try:
+            length = int(raw_length)
+        except ValueError:
+            raise _BadRequestError(400, "Invalid Content-Length.") from None
+        if length < 0:
+            raise _BadRequestError(400, "Invalid Content-Length.")
+        if length > MAX_BODY_BYTES:
+            raise _BadRequestError(413, "The request body is too large.")
+        return self.rfile.read(length)
+
+    # -- serving ----------------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        emu = self.server.emulator
+        started = time.perf_counter()
+        split = urlsplit(self.path)
+        path = split.path or "/"
+        try:
+            body = self._read_body()
+        except _BadRequestError as err:
+            self.close_connection = True
+            self._send(app.problem(err.status, "BadRequest", err.detail, path))
+            emu._record(self.command, path, err.status, 0, started)
+            return
+        if emu.admin and path.startswith(admin.PREFIX):
+            self._send(admin.handle(emu, self.command, path, split.query, body))
+            return
+        request = app.Request.build(
+            self.command, path, split.query, body, self.headers.get("Content-Type", "")
+        )
+        status, items = self._process(emu, request)
+        emu._record(self.command, path, status, items, started)
+
+    def _process(self, emu: Emulator, request: app.Request) -> tuple[int | None, int]:
+        switches = emu.switches
+        if switches.latency_ms:
+            time.sleep(switches.latency_ms / 1000)
+        if switches.hang:
+            while switches.hang and not emu._stopping.is_set():
+                emu._stopping.wait(0.02)
+            self._drop()
+            return None, 0
+        fault = switches.take_fault()
+        if fault is not None and fault.kind == "status":
+            self._send(_fault_response(fault, request.path))
+            return fault.status, 0
+        if fault is not None and fault.kind == "drop_before":
+            self._drop()
+            return None, 0
+        unit = emu._unit_for(self.headers.get("x-api-key"))
+        if unit is None:
+            self._send(
+                app.problem(401, "InvalidApiKey", "Missing or invalid x-api-key header.", request.path)
+            )
+            return 401, 0
+        unit.count("requests")
+        segments = request.segments
+        if segments and segments[0].lower() in switches.forbidden_resources:
+            self._send(
+                app.problem(403, "Forbidden", "The API key has no access to this resource.", request.path)
+            )
+            return 403, 0
+        if switches.rate_limit_per_second:
+            wait = unit.take_token(switches.rate_limit_per_second, time.monotonic())
+            if wait is not None:
+                self._send(
+                    app.problem(
+                        429,
+                        "TooManyRequests",
+                        "Rate limit exceeded; retry after the number of seconds in Retry-After.",
+                        request.path,
+                        headers={"Retry-After": retry_after_header(wait)},
+                    )
+                )
+                return 429, 0
+        response = app.dispatch(unit, request, switches, time.time())
+        if fault is not None and fault.kind == "drop_after":
+            self._drop()
+            return None, response.items
+        if switches.empty_200:
+            self._send(app.Response(200, None), empty=True)
+            return 200, response.items
+        self._send(response, truncate=switches.truncated_body)
+        return response.status, response.items
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def _send(self, response: app.Response, *, empty: bool = False, truncate: bool = False) -> None:
+        if response.body is None:
+            payload = b""
+        elif isinstance(response.body, (bytes, str)):
+            payload = response.body.encode() if isinstance(response.body, str) else response.body
+        else:
+            payload = json.dumps(response.body, separators=(",", ":")).encode()
+        try:
+            self.send_response(response.status)
+            if payload and not empty:
+                self.send_header("Content-Type", response.content_type)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            if truncate:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if truncate:
+                self.wfile.write(payload[: len(payload) // 2])
+                self.wfile.flush()
+                self._drop()
+            else:
+                self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True
+
+    def _drop(self) -> None:
+        """Close the connection without (finishing) an answer."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+        except OSError:
+            pass
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _fault_response(fault: Fault, path: str) -> app.Response:
+    headers = {}
+    if fault.retry_after is not None:
+        ra = fault.retry_after
+        headers["Retry-After"] = (
+            ra if isinstance(ra, str) else (str(int(ra)) if float(ra).is_integer() else str(ra))
+        )
+    if fault.html:
+        title = app._TITLES.get(fault.status, "Error")
+        page = _HTML_PAGE.format(status=fault.status, title=title)
+        return app.Response(fault.status, page, headers, "text/html; charset=utf-8")
+    if fault.status == 429:
+        return app.problem(429, "TooManyRequests", "Rate limit exceeded.", path, headers=headers)
+    return app.problem(
+        fault.status, "ServerError", "The server could not process the request.", path, headers=headers
+    )
+
+
+class Emulator:
+    """A local ECDP: every endpoint of the API over real HTTP, one in-memory business unit per API key.
+
+    :param api_keys: the accepted ``x-api-key`` values; each is its own business unit.
+    :param port: TCP port; 0 picks a free one (read it back from :attr:`url`).
+    :param host: interface to bind; keep the loopback default unless you know why not.
+    :param switches: behaviour switches (unknowns of the API, faults); the object is used as is, so the caller
+        may keep and change it. :meth:`reset` restores the values it had when the emulator was created.
+    :param seeds: the settings every business unit starts with.
+    :param admin: serve the admin API under ``/_emulator/`` (switches, faults, reset, log) without a key.
+    :param log_requests: log one INFO line per request (method, route, status, items, ms) instead of DEBUG.
+    :param request_log_size: how many requests :attr:`requests` keeps.
+    """
+
+    def __init__(
+        self,
+        api_keys: Iterable[str] = ("test-key",),
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        switches: Switches | None = None,
+        seeds: Seeds | None = None,
+        admin: bool = False,
+        log_requests: bool = False,
+        request_log_size: int = 10_000,
+    ) -> None:
+        keys = list(api_keys) if not isinstance(api_keys, str) else [api_keys]
+        if not keys or not all(isinstance(k, str) and k for k in keys):
+            raise ValueError("api_keys must be one or more non-empty strings")
+        if len(set(keys)) != len(keys):
+            raise ValueError("api_keys must be distinct")
+        self._keys = tuple(keys)
+        self._host = host
+        self._port = port
+        self.admin = admin
+        self.log_requests = log_requests
+        self.seeds = seeds or Seeds()
+        self.switches = switches if switches is not None else Switches()
+        self._initial_switches = self.switches.copy()
+        self._units = {key: BusinessUnit(self.seeds) for key in keys}
+        self._log: deque[RequestRecord] = deque(maxlen=request_log_size)
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        state = self.url if self._server else "stopped"
+        return f"Emulator({state}, {len(self._keys)} API key(s))"
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Bind and serve in a background thread. Returns self."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server((self._host, self._port), self)
+        self._port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="ecdp-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        log.info("ECDP emulator listening on %s (%d API key(s))", self.url, len(self._keys))
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, release hung requests and close open connections."""
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what tests use ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (the port is known once started)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def api_key(self) -> str:
+        """The first API key."""
+        return self._keys[0]
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        return self._keys
+
+    def store(self, api_key: str) -> BusinessUnit:
+        """The business unit of ``api_key``: customers, orders, events, counters, settings."""
+        try:
+            return self._units[api_key]
+        except KeyError:
+            raise KeyError("not an API key of this emulator") from None
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The most recent requests, oldest first (method, path, status, items, duration_s)."""
+        return list(self._log)
+
+    def clear_requests(self) -> None:
+        self._log.clear()
+
+    def reset(self) -> None:
+        """Empty every business unit, restore the seeded settings and the initial switches, clear the log."""
+        self.switches.reset_to(self._initial_switches)
+        for unit in self._units.values():
+            unit.reset()
+        self._log.clear()
+
+    # -- used by the handler ----------------------------------------------------------------------
+
+    def _unit_for(self, api_key: str | None) -> BusinessUnit | None:
+        return self._units.get(api_key) if api_key else None
+
+    def _record(self, method: str, path: str, status: int | None, items: int, started: float) -> None:
+        duration = time.perf_counter() - started
+        self._log.append(RequestRecord(method, path, status, items, duration))
+        level = logging.INFO if self.log_requests else logging.DEBUG
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "%s %s -> %s (%d items, %.1f ms)",
+                method,
+                app.route_template(method, path, self.switches),
+                status if status is not None else "no answer",
+                items,
+                duration * 1000,
+            )

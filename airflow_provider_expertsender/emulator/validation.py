@@ -1,0 +1,658 @@
+"""Request-body validation: the documented rules of ecdp-api.md, nothing invented silently.
+
+Input JSON property names and enum strings are matched case-insensitively (ASP.NET Core behaviour,
+ecdp-api.md 1.3); unknown properties are ignored; ``null`` means "not given". Each function returns the
+normalized value (API spelling, canonical enum strings) and fills an :class:`Errors` map keyed like ASP.NET
+model state (``data[3].email``). Messages never repeat a submitted value (it may be personal data), except
+enum spellings.
+
+Rules marked [INF] below are inferences (e.g. an e-mail needs an ``@``), kept minimal on purpose.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from airflow_provider_expertsender.emulator.seeds import SettingItem
+
+CUSTOMER_MODES = ("Add", "Update", "AddOrUpdate")
+ORDER_MODES = ("Add", "AddOrReplace", "Replace")
+MATCH_BY = ("Email", "PhoneNumber", "CrmId", "GUID", "VisitorId")
+GENDERS = ("Male", "Female", "NotSpecified")
+CONSENT_VALUES = ("True", "False", "AwaitingConfirmation")
+ORDER_STATUSES = ("placed", "paid", "completed", "canceled")
+DATA_FIELD_TYPES = ("String", "Text", "Number", "Money", "Date", "DateTime", "Boolean", "URL")
+INT32 = (-(2**31), 2**31 - 1)
+
+CUSTOMER_KEYS = (
+    "email",
+    "phone",
+    "crmId",
+    "visitorId",
+    "guid",
+    "firstName",
+    "lastName",
+    "dateOfBirth",
+    "gender",
+    "customAttributes",
+    "consentsData",
+)
+ORDER_KEYS = (
+    "id",
+    "date",
+    "timeZone",
+    "websiteId",
+    "status",
+    "currency",
+    "totalValue",
+    "returnsValue",
+    "customer",
+    "products",
+    "orderAttributes",
+)
+ORDER_CUSTOMER_KEYS = ("email", "phone", "crmId", "consentsData")
+PRODUCT_KEYS = (
+    "id",
+    "name",
+    "price",
+    "quantity",
+    "returned",
+    "url",
+    "imageUrl",
+    "category",
+    "productAttributes",
+)
+EVENT_IDENTIFIERS = (
+    "customerId",
+    "customerEmail",
+    "customerEmailMd5",
+    "customerEmailSha256",
+    "customerPhone",
+    "customerCrmId",
+)
+EVENT_KEYS = ("customEventId", *EVENT_IDENTIFIERS, "dataFields")
+STATUS_KEYS = ("orderId", "orderStatus", "websiteId")
+
+_DATE_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+)
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+class Errors:
+    """ASP.NET-style model state: ``{"data[3].email": ["message", ...]}``, in insertion order."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, list[str]] = {}
+        self.count = 0
+
+    def add(self, key: str, message: str) -> None:
+        self.by_key.setdefault(key, []).append(message)
+        self.count += 1
+
+    def __bool__(self) -> bool:
+        return bool(self.by_key)
+
+    def lines(self) -> list[str]:
+        """The errors as ``"key: message"`` strings (the ``errors_2xx`` style)."""
+        return [f"{key}: {message}" for key, messages in self.by_key.items() for message in messages]
+
+
+class _Scope:
+    """Errors of one object, reported under ``prefix`` (e.g. ``data[3].``)."""
+
+    def __init__(self, errors: Errors, prefix: str = "") -> None:
+        self.errors = errors
+        self.prefix = prefix
+
+    def child(self, name: str) -> _Scope:
+        return _Scope(self.errors, f"{self.prefix}{name}.")
+
+    def add(self, name: str, message: str) -> None:
+        self.errors.add(f"{self.prefix}{name}", message)
+
+
+def canonical_keys(obj: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """``obj`` with its property names in API spelling; unknown properties dropped (ASP.NET ignores them)."""
+    lookup = {name.lower(): name for name in names}
+    return {lookup[key.lower()]: value for key, value in obj.items() if key.lower() in lookup}
+
+
+def canonical_enum(value: Any, choices: Iterable[str]) -> str | None:
+    """The documented spelling of ``value`` (compared case-insensitively), or None."""
+    if isinstance(value, str):
+        lowered = value.lower()
+        for choice in choices:
+            if choice.lower() == lowered:
+                return choice
+    return None
+
+
+# -- scalar rules --------------------------------------------------------------------------------
+
+
+def _required(name: str) -> str:
+    return f"The {name} field is required."
+
+
+def _string(
+    scope: _Scope,
+    obj: Mapping[str, Any],
+    name: str,
+    *,
+    max_len: int | None = None,
+    min_len: int = 0,
+    required: bool = False,
+    no_spaces: bool = False,
+) -> str | None:
+    value = obj.get(name)
+    if value is None or (required and value == ""):
+        if required:
+            scope.add(name, _required(name))
+        return None
+    if not isinstance(value, str):
+        scope.add(name, f"The {name} field must be a JSON string.")
+        return None
+    if max_len is not None and not min_len <= len(value) <= max_len:
+        if min_len:
+            scope.add(
+                name,
+                f"The field {name} must be a string with a minimum length of {min_len} and a maximum "
+                f"length of {max_len}.",
+            )
+        else:
+            scope.add(name, f"The field {name} must be a string with a maximum length of {max_len}.")
+        return None
+    if no_spaces and any(ch.isspace() for ch in value):
+        scope.add(name, f"The field {name} must not contain spaces.")
+        return None
+    return value
+
+
+def _enum(
+    scope: _Scope, obj: Mapping[str, Any], name: str, choices: Iterable[str], *, required: bool = False
+) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            scope.add(name, _required(name))
+        return None
+    choices = tuple(choices)
+    canonical = canonical_enum(value, choices)
+    if canonical is None:
+        scope.add(name, f"The value is not valid for {name}. Valid values: {', '.join(choices)}.")
+    return canonical
+
+
+def _integer(
+    scope: _Scope, obj: Mapping[str, Any], name: str, *, required: bool = False, numeric_string: bool = False
+) -> int | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            scope.add(name, _required(name))
+        return None
+    if numeric_string and isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        scope.add(name, f"The {name} field must be a JSON integer.")
+        return None
+    if not INT32[0] <= value <= INT32[1]:
+        scope.add(name, f"The field {name} must be a 32-bit integer.")
+        return None
+    return value
+
+
+def as_number(value: Any) -> float | None:
+    """A finite number from a JSON number or a numeric string; None if it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _amount(scope: _Scope, obj: Mapping[str, Any], name: str, *, required: bool = False) -> Any:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            scope.add(name, _required(name))
+        return None
+    number = as_number(value)
+    if number is None:
+        scope.add(name, f"The {name} field must be a number.")
+        return None
+    if number < 0:
+        scope.add(name, f"The field {name} must be greater than or equal to 0.")
+        return None
+    return value
+
+
+def parse_date_time(value: str) -> datetime | None:
+    """ISO-8601 date or date-time (``Z`` or offset optional, up to 7 fraction digits, as .NET parses)."""
+    match = _DATE_TIME.match(value)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        tz = None
+        if zone == "Z":
+            tz = timezone.utc
+        elif zone:
+            sign = -1 if zone[0] == "-" else 1
+            digits = zone[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            if offset > timedelta(hours=14):
+                return None
+            tz = timezone(sign * offset)
+        micro = int((fraction or "0").ljust(6, "0")[:6])
+        return datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro, tz
+        )
+    except ValueError:
+        return None
+
+
+def parse_date(value: str) -> date | None:
+    """``YYYY-MM-DD`` only."""
+    match = _DATE.match(value)
+    if not match:
+        return None
+    try:
+        return date(*map(int, match.groups()))
+    except ValueError:
+        return None
+
+
+def _date_time(scope: _Scope, obj: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = _string(scope, obj, name, required=required)
+    if value is not None and parse_date_time(value) is None:
+        scope.add(name, f"The {name} field must be an ISO-8601 date-time, e.g. 2025-11-03T14:05:00Z.")
+        return None
+    return value
+
+
+def _email(scope: _Scope, obj: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = _string(scope, obj, name, max_len=320, required=required)
+    # [INF] ASP.NET's EmailAddress rule: exactly one '@', neither first nor last.
+    if value is not None and (value.count("@") != 1 or value.startswith("@") or value.endswith("@")):
+        scope.add(name, f"The {name} field is not a valid e-mail address.")
+        return None
+    return value
+
+
+def value_problem(kind: str, value: Any, options: tuple[str, ...] = ()) -> str | None:
+    """Why ``value`` does not fit an attribute / data-field type (section 6 of the API notes), or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        text = repr(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        return "must be a string, number or boolean"
+    kind = kind.lower()
+    if kind in ("number", "money"):
+        return None if as_number(text) is not None else f"must be a {kind} (a decimal number)"
+    if kind == "date":
+        return None if parse_date(text) else "must be a date, YYYY-MM-DD"
+    if kind == "datetime":
+        return None if parse_date_time(text) else "must be an ISO-8601 date-time"
+    if kind == "boolean":
+        return None if text.lower() in ("true", "false") else "must be true or false"
+    if kind == "url":
+        parts = urlsplit(text)
+        return None if parts.scheme in ("http", "https") and parts.netloc else "must be an http(s) URL"
+    if kind == "singleselect" and options and text.lower() not in {o.lower() for o in options}:
+        return "must be one of the attribute's options"
+    return None
+
+
+def _name_value_list(
+    scope: _Scope, obj: Mapping[str, Any], name: str, known: tuple[SettingItem, ...], what: str
+) -> list[dict[str, Any]] | None:
+    """``customAttributes`` / ``orderAttributes`` / ``productAttributes``: ``[{name, value}]``.
+
+    Each name must exist in the business unit's settings list and each value fit the attribute's type."""
+    items = obj.get(name)
+    if items is None:
+        return None
+    if not isinstance(items, list):
+        scope.add(name, f"The {name} field must be a JSON array.")
+        return None
+    by_name = {item.name.lower(): item for item in known}
+    result = []
+    for j, raw in enumerate(items):
+        where = f"{name}[{j}]"
+        if not isinstance(raw, dict):
+            scope.add(where, "Each item must be a JSON object with name and value.")
+            continue
+        entry = canonical_keys(raw, ("name", "value"))
+        item_scope = scope.child(where)
+        attr_name = _string(item_scope, entry, "name", min_len=1, max_len=256, required=True)
+        if attr_name is None:
+            continue
+        setting = by_name.get(attr_name.lower())
+        if setting is None:
+            item_scope.add("name", f"The {what} does not exist in this business unit's settings.")
+            continue
+        problem = value_problem(setting.type, entry.get("value"), setting.options)
+        if problem:
+            item_scope.add("value", f"The value {problem} ({what} type {setting.type}).")
+            continue
+        result.append({"name": setting.name, "value": entry.get("value")})
+    return result
+
+
+def _consents(scope: _Scope, obj: Mapping[str, Any], known: tuple[SettingItem, ...]) -> dict[str, Any] | None:
+    data = obj.get("consentsData")
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        scope.add("consentsData", "The consentsData field must be a JSON object.")
+        return None
+    data = canonical_keys(data, ("consents", "force", "confirmationMessageId"))
+    inner = scope.child("consentsData")
+    force = data.get("force")
+    if force is not None and not isinstance(force, bool):
+        inner.add("force", "The force field must be true or false.")
+    _integer(inner, data, "confirmationMessageId")
+    consents = data.get("consents")
+    result: list[dict[str, Any]] = []
+    if consents is not None and not isinstance(consents, list):
+        inner.add("consents", "The consents field must be a JSON array.")
+    elif consents:
+        ids = {item.id for item in known}
+        for j, raw in enumerate(consents):
+            if not isinstance(raw, dict):
+                inner.add(f"consents[{j}]", "Each consent must be a JSON object with id and value.")
+                continue
+            entry = canonical_keys(raw, ("id", "value"))
+            item_scope = inner.child(f"consents[{j}]")
+            consent_id = _integer(item_scope, entry, "id", required=True)
+            value = _enum(item_scope, entry, "value", CONSENT_VALUES, required=True)
+            if consent_id is not None and consent_id not in ids:
+                item_scope.add("id", "The consent does not exist in this business unit's settings.")
+            elif consent_id is not None and value is not None:
+                result.append({"id": consent_id, "value": value})
+    return {"consents": result, "force": force, "confirmationMessageId": data.get("confirmationMessageId")}
+
+
+# -- request bodies ------------------------------------------------------------------------------
+
+
+def batch_top(
+    body: Any, errors: Errors, modes: tuple[str, ...], *, with_match_by: bool
+) -> tuple[str | None, str | None, list[Any] | None]:
+    """``mode``, ``matchBy`` (customers) and ``data`` of a POST /customers or /orders body."""
+    if not isinstance(body, dict):
+        errors.add("$", "The request body must be a JSON object.")
+        return None, None, None
+    top = canonical_keys(body, ("mode", "matchBy", "data"))
+    scope = _Scope(errors)
+    mode = _enum(scope, top, "mode", modes, required=True)
+    match_by = _enum(scope, top, "matchBy", MATCH_BY, required=True) if with_match_by else None
+    data = top.get("data")
+    if data is None:
+        scope.add("data", _required("data"))
+    elif not isinstance(data, list):
+        scope.add("data", "The data field must be a JSON array.")
+        data = None
+    return mode, match_by, data
+
+
+def customer_item(
+    raw: Any,
+    index: int,
+    errors: Errors,
+    *,
+    match_by: str,
+    customer_attributes: tuple[SettingItem, ...],
+    consents: tuple[SettingItem, ...],
+) -> dict[str, Any] | None:
+    """One ``data[]`` customer, normalized (only the fields given), or None when it broke a rule."""
+    scope = _Scope(errors, f"data[{index}].")
+    if not isinstance(raw, dict):
+        errors.add(f"data[{index}]", "Each item must be a JSON object.")
+        return None
+    before = errors.count
+    obj = canonical_keys(raw, CUSTOMER_KEYS)
+    identifier = {"Email": "email", "PhoneNumber": "phone", "CrmId": "crmId", "VisitorId": "visitorId"}.get(
+        match_by, "guid"
+    )
+    out: dict[str, Any] = {
+        "email": _email(scope, obj, "email", required=identifier == "email"),
+        "phone": _string(scope, obj, "phone", max_len=20, no_spaces=True, required=identifier == "phone"),
+        "crmId": _string(scope, obj, "crmId", max_len=128, required=identifier == "crmId"),
+        "visitorId": _string(scope, obj, "visitorId", max_len=38, required=identifier == "visitorId"),
+        "firstName": _string(scope, obj, "firstName", max_len=256),
+        "lastName": _string(scope, obj, "lastName", max_len=256),
+        "dateOfBirth": _date_time(scope, obj, "dateOfBirth"),
+        "gender": _enum(scope, obj, "gender", GENDERS),
+        "customAttributes": _name_value_list(
+            scope, obj, "customAttributes", customer_attributes, "customer attribute"
+        ),
+        "consentsData": _consents(scope, obj, consents),
+    }
+    if identifier == "guid":
+        # [UNK] which field carries the identifier for matchBy=GUID; the emulator reads "guid".
+        guid = _string(scope, obj, "guid", max_len=38, required=True)
+        if guid is not None:
+            try:
+                uuid.UUID(guid)
+                out["guid"] = guid
+            except ValueError:
+                scope.add("guid", "The guid field must be a GUID.")
+    if errors.count > before:
+        return None
+    return {key: value for key, value in out.items() if value is not None}
+
+
+def order_item(
+    raw: Any,
+    index: int,
+    errors: Errors,
+    *,
+    accept_cancelled: bool,
+    total_required: bool,
+    required_identifier: str | None,
+    order_attributes: tuple[SettingItem, ...],
+    product_attributes: tuple[SettingItem, ...],
+) -> dict[str, Any] | None:
+    """One ``data[]`` order, normalized, or None when it broke a rule.
+
+    :param required_identifier: customer field that must be present (strict_match_by), else any one of
+        email / phone / crmId is enough.
+    """
+    scope = _Scope(errors, f"data[{index}].")
+    if not isinstance(raw, dict):
+        errors.add(f"data[{index}]", "Each item must be a JSON object.")
+        return None
+    before = errors.count
+    obj = canonical_keys(raw, ORDER_KEYS)
+    out: dict[str, Any] = {
+        "id": _string(scope, obj, "id", min_len=1, max_len=128, required=True),
+        "date": _date_time(scope, obj, "date", required=True),
+        "timeZone": _string(scope, obj, "timeZone", max_len=100),
+        "websiteId": _integer(scope, obj, "websiteId"),
+        "status": order_status(scope, obj, "status", accept_cancelled=accept_cancelled),
+        "currency": _string(scope, obj, "currency", min_len=3, max_len=3),
+        "totalValue": _amount(scope, obj, "totalValue", required=total_required),
+        "returnsValue": _amount(scope, obj, "returnsValue"),
+        "customer": _order_customer(scope, obj, required_identifier),
+        "products": _products(scope, obj, product_attributes),
+        "orderAttributes": _name_value_list(
+            scope, obj, "orderAttributes", order_attributes, "order attribute"
+        ),
+    }
+    if errors.count > before:
+        return None
+    return out
+
+
+def order_status(
+    scope: _Scope, obj: Mapping[str, Any], name: str, *, accept_cancelled: bool, required: bool = False
+) -> str | None:
+    value = obj.get(name)
+    if accept_cancelled and isinstance(value, str) and value.lower() == "cancelled":
+        return "canceled"
+    return _enum(scope, obj, name, ORDER_STATUSES, required=required)
+
+
+def _order_customer(
+    scope: _Scope, obj: Mapping[str, Any], required_identifier: str | None
+) -> dict[str, Any] | None:
+    raw = obj.get("customer")
+    if raw is None:
+        scope.add("customer", _required("customer"))
+        return None
+    if not isinstance(raw, dict):
+        scope.add("customer", "The customer field must be a JSON object.")
+        return None
+    data = canonical_keys(raw, ORDER_CUSTOMER_KEYS)
+    inner = scope.child("customer")
+    out = {
+        "email": _email(inner, data, "email", required=required_identifier == "email"),
+        "phone": _string(
+            inner, data, "phone", max_len=20, no_spaces=True, required=required_identifier == "phone"
+        ),
+        "crmId": _string(inner, data, "crmId", max_len=128, required=required_identifier == "crmId"),
+    }
+    if required_identifier is None and not any(data.get(k) for k in ("email", "phone", "crmId")):
+        inner.add("email", "The customer needs at least one identifier: email, phone or crmId.")
+    return {key: value for key, value in out.items() if value is not None}
+
+
+def _products(
+    scope: _Scope, obj: Mapping[str, Any], known: tuple[SettingItem, ...]
+) -> list[dict[str, Any]] | None:
+    raw = obj.get("products")
+    if raw is None:
+        scope.add("products", _required("products"))
+        return None
+    if not isinstance(raw, list):
+        scope.add("products", "The products field must be a JSON array.")
+        return None
+    result = []
+    for j, item in enumerate(raw):
+        where = f"products[{j}]"
+        if not isinstance(item, dict):
+            scope.add(where, "Each product must be a JSON object.")
+            continue
+        data = canonical_keys(item, PRODUCT_KEYS)
+        inner = scope.child(where)
+        product = {
+            # [UNK] product field rules: only an id is required here, amounts must be >= 0.
+            "id": _string(inner, data, "id", min_len=1, max_len=128, required=True),
+            "name": _string(inner, data, "name"),
+            "price": _amount(inner, data, "price"),
+            "quantity": _amount(inner, data, "quantity"),
+            "returned": _amount(inner, data, "returned"),
+            "url": _string(inner, data, "url"),
+            "imageUrl": _string(inner, data, "imageUrl"),
+            "category": _string(inner, data, "category"),
+            "productAttributes": _name_value_list(
+                inner, data, "productAttributes", known, "product attribute"
+            ),
+        }
+        result.append({key: value for key, value in product.items() if value is not None})
+    return result
+
+
+def status_change(body: Any, errors: Errors, *, accept_cancelled: bool) -> dict[str, Any] | None:
+    """The body of PUT /orders/status."""
+    if not isinstance(body, dict):
+        errors.add("$", "The request body must be a JSON object.")
+        return None
+    obj = canonical_keys(body, STATUS_KEYS)
+    scope = _Scope(errors)
+    out = {
+        "orderId": _string(scope, obj, "orderId", min_len=1, max_len=128, required=True),
+        "orderStatus": order_status(
+            scope, obj, "orderStatus", accept_cancelled=accept_cancelled, required=True
+        ),
+        "websiteId": _integer(scope, obj, "websiteId"),
+    }
+    return None if errors else out
+
+
+def custom_event(body: Any, errors: Errors) -> dict[str, Any] | None:
+    """The body of POST /scenariocustomevents."""
+    if not isinstance(body, dict):
+        errors.add("$", "The request body must be a JSON object.")
+        return None
+    obj = canonical_keys(body, EVENT_KEYS)
+    scope = _Scope(errors)
+    out: dict[str, Any] = {
+        "customEventId": _integer(scope, obj, "customEventId", required=True),
+        # The doc table types customerId as a string, its sample and a client send an integer: accept both.
+        "customerId": _integer(scope, obj, "customerId", numeric_string=True),
+        "customerEmail": _email(scope, obj, "customerEmail"),
+        "customerEmailMd5": _hex(scope, obj, "customerEmailMd5", 32),
+        "customerEmailSha256": _hex(scope, obj, "customerEmailSha256", 64),
+        "customerPhone": _string(scope, obj, "customerPhone", max_len=20, no_spaces=True),
+        "customerCrmId": _string(scope, obj, "customerCrmId", max_len=128),
+        "dataFields": _data_fields(scope, obj),
+    }
+    if all(obj.get(name) in (None, "") for name in EVENT_IDENTIFIERS):
+        scope.add(
+            "customerId",
+            "At least one customer identifier is required: customerId, customerEmail, customerEmailMd5, "
+            "customerEmailSha256, customerPhone or customerCrmId.",
+        )
+    return None if errors else {key: value for key, value in out.items() if value is not None}
+
+
+def _hex(scope: _Scope, obj: Mapping[str, Any], name: str, length: int) -> str | None:
+    value = _string(scope, obj, name, max_len=length)
+    # [INF] the docs give only the maximum length; a digest is exactly that many hex digits.
+    if value is not None and not re.fullmatch(rf"[0-9a-fA-F]{{{length}}}", value):
+        scope.add(name, f"The {name} field must be {length} hexadecimal digits.")
+        return None
+    return value
+
+
+def _data_fields(scope: _Scope, obj: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    raw = obj.get("dataFields")
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        scope.add("dataFields", "The dataFields field must be a JSON array.")
+        return None
+    result = []
+    for j, item in enumerate(raw):
+        where = f"dataFields[{j}]"
+        if not isinstance(item, dict):
+            scope.add(where, "Each data field must be a JSON object with name, type and value.")
+            continue
+        data = canonical_keys(item, ("name", "type", "value"))
+        inner = scope.child(where)
+        name = _string(inner, data, "name", min_len=1, max_len=256, required=True)
+        kind = _enum(inner, data, "type", DATA_FIELD_TYPES, required=True)
+        value = _string(inner, data, "value")
+        if kind is not None and value is not None:
+            problem = value_problem(kind, value)
+            if problem:
+                inner.add("value", f"The value {problem} (data field type {kind}).")
+                continue
+        if name is not None and kind is not None:
+            result.append({"name": name, "type": kind, "value": value})
+    return result

@@ -1,0 +1,42 @@
+"""The pytest plugin itself: the emulator fixture is reset per test and the connection points at it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import requests
+
+
+def test_emulator_fixture_serves_and_is_reset(emulator):
+    assert not emulator.requests
+    assert emulator.store(emulator.api_key).customers == []
+    response = requests.get(
+        f"{emulator.url}/customerconsents", headers={"x-api-key": emulator.api_key}, timeout=5
+    )
+    assert response.status_code == 200
+    emulator.switches.latency_ms = 5
+    emulator.switches.fail_next(3)
+
+
+def test_previous_test_left_nothing_behind(emulator):
+    assert emulator.requests == []
+    assert emulator.switches.latency_ms == 0
+    assert emulator.switches.pending_faults == 0
+    assert emulator.store(emulator.api_key).request_count == 0
+
+
+def test_two_business_units_with_random_keys(emulator):
+    first, second = emulator.api_keys
+    assert first != second
+    assert first.startswith("es-emu-") and len(first) > 20
+
+
+def test_expertsender_conn_points_at_the_emulator(expertsender_conn, emulator):
+    assert expertsender_conn == "expertsender_default"
+    conn = json.loads(os.environ["AIRFLOW_CONN_EXPERTSENDER_DEFAULT"])
+    assert conn["conn_type"] == "expertsender"
+    assert conn["host"] == emulator.url
+    assert conn["password"] == emulator.api_key
+    assert conn["extra"]["max_retries"] == 3
+    assert conn["extra"]["backoff_max"] == 0.1
