@@ -1,0 +1,401 @@
+"""Run every example DAG end to end against a local ExpertSender emulator, then say what happened.
+
+Started by ``scripts/demo.sh`` with the interpreter of ``.venvs/demo`` (Airflow and this package installed):
+
+1. wipes and recreates ``.demo/``: an ``AIRFLOW_HOME`` (sqlite metadata DB, bundled examples off), the sample
+   warehouse (a sqlite file) and landing folder (JSON Lines and CSV files) the warehouse-sync example reads;
+2. ``airflow db migrate`` and ``airflow pools set`` for the pool the examples share;
+3. starts ``python -m airflow_provider_expertsender.emulator`` on a free loopback port with the API key
+   ``demo-key`` and its admin API, and points ``expertsender_default`` at it (``AIRFLOW_CONN_*``);
+4. ``airflow dags test`` for each DAG of ``example_dags/`` (each DAG's output goes to ``.demo/logs/``);
+5. prints a table (DAG, state, records written, requests, seconds) and what the emulator holds (read through
+   its admin API), stops the emulator, and exits 1 if any DAG failed.
+
+Nothing leaves this machine; the environment's own ``AIRFLOW_*`` settings and connections are not used.
+``tests/test_example_dags.py`` imports :func:`make_sample_data` and :func:`warehouse_conf`: the tests and the
+demo run the warehouse-sync example on the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "example_dags"
+DEMO_HOME = ROOT / ".demo"
+API_KEY = "demo-key"
+#: The connection the warehouse-sync example reads SQL from (a sqlite file in the demo and the tests).
+WAREHOUSE_CONN_ID = "example_warehouse"
+#: The Airflow pool that bounds concurrent ExpertSender requests across tasks (see docs/scale-out.md).
+POOL = "expertsender_api"
+POOL_SLOTS = 4
+
+# Emulator counters that are writes applied to the business unit.
+_WRITE_COUNTERS = (
+    "customers_created",
+    "customers_updated",
+    "orders_created",
+    "orders_replaced",
+    "orders_deleted",
+    "status_changes",
+    "events",
+)
+
+# -- sample data -----------------------------------------------------------------------------------------
+
+_FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Margaret", "Ken"]
+_LAST = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Backus",
+    "Hamilton",
+    "Thompson",
+]
+_TIERS = ["bronze", "silver", "gold"]
+_PRODUCTS = [("SKU-1", "Notebook", 12.25), ("SKU-2", "Fountain pen", 60.0), ("SKU-3", "Ink", 7.5)]
+_SHIPPING = ["courier", "pickup", "post"]
+
+
+def _customer(n: int) -> dict[str, Any]:
+    return {
+        "email": f"customer{n:04d}@example.com",
+        "crm_id": f"C-{n:04d}",
+        "first_name": _FIRST[n % len(_FIRST)],
+        "last_name": _LAST[n % len(_LAST)],
+        "attr_loyalty_tier": _TIERS[n % len(_TIERS)],
+    }
+
+
+def _order(n: int, customers: int) -> dict[str, Any]:
+    """An order with one to two product lines, in the API's nested shape (snake_case)."""
+    lines = [_PRODUCTS[n % len(_PRODUCTS)], *([_PRODUCTS[(n + 1) % len(_PRODUCTS)]] if n % 4 == 0 else [])]
+    products = [
+        {"id": sku, "name": name, "price": price, "quantity": 1 + (n + i) % 3}
+        for i, (sku, name, price) in enumerate(lines)
+    ]
+    return {
+        "id": f"WH-{n:05d}",
+        "date": f"2025-02-{1 + n % 28:02d}T12:00:00Z",
+        "status": "paid",
+        "currency": "EUR",
+        "total_value": round(sum(p["price"] * p["quantity"] for p in products), 2),
+        "customer": {"email": f"customer{n % customers:04d}@example.com"},
+        "order_attributes": [{"name": "shipping_method", "value": _SHIPPING[n % len(_SHIPPING)]}],
+        "products": products,
+    }
+
+
+def _order_rows(number: int, order: dict[str, Any]) -> list[dict[str, Any]]:
+    """The warehouse's flat shape of an order: one row per product line."""
+    head = {
+        "order_no": number,
+        "id": order["id"],
+        "date": order["date"],
+        "status": order["status"],
+        "currency": order["currency"],
+        "total_value": order["total_value"],
+        "customer_email": order["customer"]["email"],
+        "attr_shipping_method": order["order_attributes"][0]["value"],
+    }
+    return [
+        {**head, "line_no": line, **{f"product_{k}": v for k, v in product.items()}}
+        for line, product in enumerate(order["products"])
+    ]
+
+
+def _write_table(db: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    columns = list(rows[0])
+    db.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+    db.executemany(
+        f"INSERT INTO {table} VALUES ({', '.join('?' for _ in columns)})",
+        [tuple(row[c] for c in columns) for row in rows],
+    )
+
+
+def make_sample_data(folder: Path, customers: int = 120, orders: int = 80) -> dict[str, Any]:
+    """Create the sample warehouse and landing folder of the warehouse-sync example; return what is where.
+
+    The warehouse (a sqlite file) has a ``customers`` and an ``orders`` table (one row per product line); the
+    landing folder has customers as CSV files and orders as JSON Lines. A few records are invalid on purpose
+    (a malformed e-mail address, a negative total: refused locally; a loyalty tier the business unit does not
+    have: refused by the API) so that the example shows its dead-letter files.
+
+    :returns: ``warehouse_path``, ``warehouse_conn`` (the connection as JSON, for ``AIRFLOW_CONN_*``),
+        ``landing_path``, and the counts ``customers``, ``orders`` and ``invalid`` (records that cannot land).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    warehouse = folder / "warehouse.db"
+    warehouse.unlink(missing_ok=True)
+    sql_customers = [{"customer_no": n, **_customer(n)} for n in range(customers)]
+    sql_customers[7]["email"] = "not-an-address"
+    sql_customers[42]["attr_loyalty_tier"] = "platinum"
+    sql_orders = [_order(n, customers) for n in range(orders)]
+    sql_orders[13]["total_value"] = -1
+    db = sqlite3.connect(warehouse)
+    with db:
+        _write_table(db, "customers", sql_customers)
+        _write_table(db, "orders", [row for n, o in enumerate(sql_orders) for row in _order_rows(n, o)])
+    db.close()
+
+    landing = folder / "landing"
+    shutil.rmtree(landing, ignore_errors=True)
+    (landing / "customers").mkdir(parents=True)
+    (landing / "orders").mkdir(parents=True)
+    file_customers = [_customer(n) for n in range(customers, customers + customers // 2)]
+    file_customers[3]["email"] = "also not an address"
+    for part in range(2):
+        with open(landing / "customers" / f"part-{part}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(file_customers[0]))
+            writer.writeheader()
+            writer.writerows(file_customers[part::2])
+    file_orders = [_order(n, customers) for n in range(orders, orders + orders // 2)]
+    with open(landing / "orders" / "orders.jsonl", "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(order) + "\n" for order in file_orders)
+    return {
+        "warehouse_path": str(warehouse),
+        "warehouse_conn": json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
+        "landing_path": str(landing),
+        "customers": len(sql_customers) + len(file_customers),
+        "orders": len(sql_orders) + len(file_orders),
+        "invalid": 4,
+    }
+
+
+def warehouse_conf(data: Mapping[str, Any], dead_letters: Path) -> dict[str, Any]:
+    """The run configuration (``params``) of the warehouse-sync example for the sample data."""
+    return {
+        "warehouse_conn_id": WAREHOUSE_CONN_ID,
+        "landing_path": data["landing_path"],
+        "dead_letter_path": str(dead_letters),
+    }
+
+
+# -- the emulator -----------------------------------------------------------------------------------------
+
+
+class EmulatorProcess:
+    """``python -m airflow_provider_expertsender.emulator`` in the background, with its admin API on.
+
+    Started on a free loopback port (``--port 0``; the URL is read from its first line of output) and stopped
+    by :meth:`stop` or when the ``with`` block ends, whatever happens in between.
+    """
+
+    def __init__(self, api_key: str, log: Path) -> None:
+        self._log = open(log, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop())
+        command = [sys.executable, "-m", "airflow_provider_expertsender.emulator", "--port", "0"]
+        command += ["--api-key", api_key, "--admin", "--quiet"]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        assert self._process.stdout is not None
+        first_line = self._process.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", first_line)
+        if not match:
+            self.stop()
+            raise RuntimeError(f"the emulator did not start; see {log}")
+        self.url = match.group(1)
+
+    def __enter__(self) -> EmulatorProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._log.close()
+
+    def _get(self, path: str) -> Any:
+        with urllib.request.urlopen(f"{self.url}/_emulator/{path}", timeout=10) as response:
+            return json.load(response)
+
+    def counters(self) -> dict[str, int]:
+        """The counters of the (only) business unit: requests, customers_created, orders_deleted..."""
+        return dict(self._get("units")[0]["counters"])
+
+    def holdings(self) -> dict[str, int]:
+        """How many customers, live orders, deleted orders and custom events the business unit holds."""
+        orders = self._get("units/0/orders")
+        deleted = sum(1 for order in orders if order.get("isDeleted"))
+        return {
+            "customers": len(self._get("units/0/customers")),
+            "orders": len(orders) - deleted,
+            "deleted orders": deleted,
+            "custom events": len(self._get("units/0/events")),
+        }
+
+
+# -- running -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What one ``airflow dags test`` did."""
+
+    dag_id: str
+    state: str
+    written: int
+    requests: int
+    seconds: float
+    log: Path
+
+
+def _airflow_env(home: Path) -> dict[str, str]:
+    """The process environment without the user's Airflow settings, plus the demo's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "PYTHONWARNINGS": "ignore",
+        }
+    )
+    return env
+
+
+def _airflow(args: Sequence[str], env: Mapping[str, str], log: Path) -> int:
+    """Run the ``airflow`` CLI of this interpreter's venv; its output goes to ``log``."""
+    airflow = Path(sys.executable).with_name("airflow")
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"$ airflow {' '.join(args)}\n")
+        out.flush()
+        done = subprocess.run([str(airflow), *args], env=dict(env), stdout=out, stderr=out, check=False)
+    return done.returncode
+
+
+def _written(before: Mapping[str, int], after: Mapping[str, int]) -> int:
+    return sum(after.get(k, 0) - before.get(k, 0) for k in _WRITE_COUNTERS)
+
+
+def _dag_ids(selected: Sequence[str]) -> list[str]:
+    available = sorted(path.stem for path in EXAMPLES.glob("example_*.py"))
+    unknown = sorted(set(selected) - set(available))
+    if unknown:
+        raise SystemExit(f"demo: no example DAG {', '.join(unknown)}; available: {', '.join(available)}")
+    return [dag_id for dag_id in available if not selected or dag_id in selected]
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table; numeric columns right-aligned."""
+    cells = [[str(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    numeric = [all(r[i].replace(".", "", 1).isdigit() for r in cells[1:]) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        padded = (c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric, strict=True))
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths), *(line(row) for row in cells[1:])])
+
+
+def _relative(path: Path | str) -> str:
+    return str(Path(path).relative_to(ROOT))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--dag", action="append", default=[], help="run only this example DAG (repeatable)")
+    dag_ids = _dag_ids(parser.parse_args(argv).dag)
+
+    started = time.monotonic()
+    shutil.rmtree(DEMO_HOME, ignore_errors=True)
+    home, logs = DEMO_HOME / "airflow", DEMO_HOME / "logs"
+    home.mkdir(parents=True)
+    logs.mkdir()
+    data = make_sample_data(DEMO_HOME / "data")
+    dead_letters = DEMO_HOME / "dead-letters"
+    env = _airflow_env(home)
+    env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] = data["warehouse_conn"]
+    print(
+        f"demo: Airflow home {_relative(home)}, sample warehouse and files in {_relative(DEMO_HOME / 'data')}"
+    )
+
+    setup_log = logs / "setup.log"
+    for command in (["db", "migrate"], ["pools", "set", POOL, str(POOL_SLOTS), "ExpertSender API requests"]):
+        if _airflow(command, env, setup_log) != 0:
+            print(f"demo: `airflow {' '.join(command)}` failed, see {_relative(setup_log)}", file=sys.stderr)
+            return 1
+
+    outcomes: list[Outcome] = []
+    with EmulatorProcess(API_KEY, logs / "emulator.log") as emulator:
+        print(f"demo: ExpertSender emulator on {emulator.url}, API key {API_KEY!r}")
+        env["AIRFLOW_CONN_EXPERTSENDER_DEFAULT"] = json.dumps(
+            {"conn_type": "expertsender", "host": emulator.url, "password": API_KEY}
+        )
+        for dag_id in dag_ids:
+            log = logs / f"{dag_id}.log"
+            command = ["dags", "test", dag_id]
+            if dag_id == "example_expertsender_warehouse_sync":
+                command += ["--conf", json.dumps(warehouse_conf(data, dead_letters))]
+            before = emulator.counters()
+            t0 = time.monotonic()
+            state = "success" if _airflow(command, env, log) == 0 else "FAILED"
+            seconds = time.monotonic() - t0
+            after = emulator.counters()
+            outcome = Outcome(
+                dag_id=dag_id,
+                state=state,
+                written=_written(before, after),
+                requests=after.get("requests", 0) - before.get("requests", 0),
+                seconds=seconds,
+                log=log,
+            )
+            outcomes.append(outcome)
+            print(f"demo: {dag_id}: {state} ({seconds:.1f} s)")
+        holdings = emulator.holdings()
+
+    print()
+    print(
+        _table(
+            ["DAG", "state", "records written", "requests", "seconds"],
+            [(o.dag_id, o.state, o.written, o.requests, f"{o.seconds:.1f}") for o in outcomes],
+        )
+    )
+    print()
+    print(_table(["business unit", *holdings], [(f"API key {API_KEY!r}", *holdings.values())]))
+    letters = sorted(dead_letters.rglob("*.jsonl")) if dead_letters.exists() else []
+    if letters:
+        count = sum(len(path.read_text(encoding="utf-8").splitlines()) for path in letters)
+        print(f"\ndemo: {count} records that did not land are in {len(letters)} dead-letter file(s):")
+        for path in letters:
+            print(f"  {_relative(path)}")
+    failed = [o for o in outcomes if o.state != "success"]
+    for outcome in failed:
+        tail = outcome.log.read_text(encoding="utf-8").splitlines()[-30:]
+        print(f"\ndemo: {outcome.dag_id} failed; end of {_relative(outcome.log)}:", file=sys.stderr)
+        print("\n".join(tail), file=sys.stderr)
+    elapsed = time.monotonic() - started
+    succeeded = len(outcomes) - len(failed)
+    print(f"\ndemo: {succeeded}/{len(outcomes)} DAGs succeeded in {elapsed:.0f} s; logs in .demo/logs/")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
