@@ -239,6 +239,7 @@ class _Engine:
         self.logged_rejections = 0
         self.fully_refused_batches = 0  # among the first SYSTEMATIC_BATCHES completed ones
         self.completed_batches = 0
+        self.stopped_early = False
         # Largest number of records the API took in one request after refusing a bigger one (None: unknown).
         self._limit: int | None = None
         self._limit_lock = threading.Lock()
@@ -455,6 +456,7 @@ class _Engine:
                 pending[pool.submit(self.deliver, batch)] = batch
                 self.progress.maybe_log()
                 if self._systematic():
+                    self.stopped_early = True
                     break
             while pending:
                 error = self._collect(pending, wait(pending, return_when=FIRST_COMPLETED).done)
@@ -560,6 +562,8 @@ class _Engine:
             summary["unattributed_errors"] = self.unattributed
         if self._limit is not None:
             summary["learned_batch_limit"] = self._limit
+        if self.stopped_early:
+            summary["stopped_early"] = True
         return summary
 
 
@@ -667,6 +671,15 @@ def run_write(
     progress.log_line()
     out.info("Summary: %s", summary)
     not_landed = progress.invalid + progress.rejected
+    if engine.stopped_early:
+        raise ExpertSenderRejectedRecordsError(
+            f"The API refused every record of the first {SYSTEMATIC_BATCHES} batches ({progress.rejected} "
+            f"record(s)), so the rest of the input was not sent ({progress.read} record(s) read so far). "
+            "This is a systematic problem, not bad records: check mode and match_by against the business "
+            "unit's customer identification setting, and the attribute names; the server's reasons are in "
+            "the task log lines starting with 'Rejected by the API'.",
+            summary=summary,
+        )
     if _exceeds(not_landed, limit, progress.read):
         where = (
             f"; every one is in the dead-letter file {summary['dead_letter_path']}"
