@@ -211,7 +211,13 @@ def parse_success(status: int, raw: bytes, request: RequestInfo) -> Any:
 
 
 def unwrap_record(body: Any, request: RequestInfo) -> dict[str, Any]:
-    """The single record of a GET: ``data`` of the envelope (or a bare object); NotFound when null/absent."""
+    """The single record of a GET: ``data`` of the envelope (or a bare object); NotFound when null.
+
+    An empty body is not a "not found" (that would hide a proxy or a truncation): it raises
+    ``ExpertSenderResponseError``.
+    """
+    if body is None:
+        raise _empty_error(request)
     data = _data_of(body)
     if data is None or data == {}:
         raise ExpertSenderNotFoundError(
@@ -226,7 +232,9 @@ def unwrap_record(body: Any, request: RequestInfo) -> dict[str, Any]:
 
 
 def unwrap_list(body: Any, request: RequestInfo) -> list[dict[str, Any]]:
-    """The list of a settings GET (``data`` of the envelope, or a bare list); ``[]`` when empty."""
+    """The list of a settings GET (``data`` of the envelope, or a bare list); ``[]`` when null."""
+    if body is None:
+        raise _empty_error(request)
     data = _data_of(body)
     if data is None:
         return []
@@ -303,6 +311,15 @@ def _data_of(body: Any) -> Any:
     if isinstance(body, Mapping) and set(body) <= {"status"}:
         return None  # a bare {"status": 0}
     return body
+
+
+def _empty_error(request: RequestInfo) -> ExpertSenderResponseError:
+    return ExpertSenderResponseError(
+        f"{request.label}: the response has an empty body where data was expected.",
+        status=200,
+        method=request.method,
+        path=request.path,
+    )
 
 
 def _shape_error(request: RequestInfo, expected: str, got: Any) -> ExpertSenderResponseError:

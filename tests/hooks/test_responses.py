@@ -131,7 +131,7 @@ def test_unwrap_record(body):
     assert unwrap_record(body, REQ) == {"email": "a@b.c"}
 
 
-@pytest.mark.parametrize("body", [{"status": 0, "data": None}, {"status": 0}, None, {"data": {}}])
+@pytest.mark.parametrize("body", [{"status": 0, "data": None}, {"status": 0}, {"data": {}}])
 def test_record_not_found_in_a_200(body):
     with pytest.raises(ExpertSenderNotFoundError):
         unwrap_record(body, REQ)
@@ -144,13 +144,17 @@ def test_unexpected_shapes_are_response_errors():
         unwrap_list({"data": {"id": 1}}, REQ)
     with pytest.raises(ExpertSenderResponseError):
         unwrap_list({"data": [1]}, REQ)
+    with pytest.raises(ExpertSenderResponseError, match="empty body"):
+        unwrap_record(None, REQ)
+    with pytest.raises(ExpertSenderResponseError, match="empty body"):
+        unwrap_list(None, REQ)
 
 
 def test_unwrap_list_and_optional():
     assert unwrap_list({"status": 0, "data": [{"id": 1}]}, REQ) == [{"id": 1}]
     assert unwrap_list({"status": 0, "data": []}, REQ) == []
     assert unwrap_list([{"id": 2}], REQ) == [{"id": 2}]
-    assert unwrap_list(None, REQ) == []
+    assert unwrap_list({"status": 0, "data": None}, REQ) == []
     assert unwrap_optional(None) == {}
     assert unwrap_optional({"status": 0}) == {}
     assert unwrap_optional({"status": 0, "data": {"id": 5}}) == {"id": 5}
