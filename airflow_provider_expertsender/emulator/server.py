@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections import deque
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
@@ -24,7 +25,7 @@ from airflow_provider_expertsender.emulator.store import BusinessUnit, retry_aft
 from airflow_provider_expertsender.emulator.switches import Fault, Switches
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 log = logging.getLogger("airflow_provider_expertsender.emulator")
 
@@ -154,8 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except _BadRequestError as err:
             self.close_connection = True
-            self._send(app.problem(err.status, "BadRequest", err.detail, path))
             emu._record(self.command, path, err.status, 0, started)
+            self._send(app.problem(err.status, "BadRequest", err.detail, path))
             return
         if emu.admin and path.startswith(admin.PREFIX):
             self._send(admin.handle(emu, self.command, path, split.query, body))
@@ -163,60 +164,55 @@ class _Handler(BaseHTTPRequestHandler):
         request = app.Request.build(
             self.command, path, split.query, body, self.headers.get("Content-Type", "")
         )
-        status, items = self._process(emu, request)
+        status, items, answer = self._process(emu, request)
+        # Logged before answering, so a client that got its answer always finds its request in the log.
         emu._record(self.command, path, status, items, started)
+        answer()
 
-    def _process(self, emu: Emulator, request: app.Request) -> tuple[int | None, int]:
+    def _process(self, emu: Emulator, request: app.Request) -> tuple[int | None, int, Callable[[], None]]:
+        """Decide the answer: (status for the log, data[] size, the action that answers)."""
         switches = emu.switches
         if switches.latency_ms:
             time.sleep(switches.latency_ms / 1000)
         if switches.hang:
             while switches.hang and not emu._stopping.is_set():
                 emu._stopping.wait(0.02)
-            self._drop()
-            return None, 0
+            return None, 0, self._drop
         fault = switches.take_fault()
         if fault is not None and fault.kind == "status":
-            self._send(_fault_response(fault, request.path))
-            return fault.status, 0
+            return fault.status, 0, partial(self._send, _fault_response(fault, request.path))
         if fault is not None and fault.kind == "drop_before":
-            self._drop()
-            return None, 0
+            return None, 0, self._drop
         unit = emu._unit_for(self.headers.get("x-api-key"))
         if unit is None:
-            self._send(
-                app.problem(401, "InvalidApiKey", "Missing or invalid x-api-key header.", request.path)
-            )
-            return 401, 0
+            detail = "Missing or invalid x-api-key header."
+            return 401, 0, partial(self._send, app.problem(401, "InvalidApiKey", detail, request.path))
         unit.count("requests")
         segments = request.segments
         if segments and segments[0].lower() in switches.forbidden_resources:
-            self._send(
-                app.problem(403, "Forbidden", "The API key has no access to this resource.", request.path)
-            )
-            return 403, 0
+            detail = "The API key has no access to this resource."
+            return 403, 0, partial(self._send, app.problem(403, "Forbidden", detail, request.path))
         if switches.rate_limit_per_second:
             wait = unit.take_token(switches.rate_limit_per_second, time.monotonic())
             if wait is not None:
-                self._send(
-                    app.problem(
-                        429,
-                        "TooManyRequests",
-                        "Rate limit exceeded; retry after the number of seconds in Retry-After.",
-                        request.path,
-                        headers={"Retry-After": retry_after_header(wait)},
-                    )
+                limited = app.problem(
+                    429,
+                    "TooManyRequests",
+                    "Rate limit exceeded; retry after the number of seconds in Retry-After.",
+                    request.path,
+                    headers={"Retry-After": retry_after_header(wait)},
                 )
-                return 429, 0
+                return 429, 0, partial(self._send, limited)
         response = app.dispatch(unit, request, switches, time.time())
         if fault is not None and fault.kind == "drop_after":
-            self._drop()
-            return None, response.items
+            return None, response.items, self._drop
         if switches.empty_200:
-            self._send(app.Response(200, None), empty=True)
-            return 200, response.items
-        self._send(response, truncate=switches.truncated_body)
-        return response.status, response.items
+            return 200, response.items, partial(self._send, app.Response(200, None), empty=True)
+        return (
+            response.status,
+            response.items,
+            partial(self._send, response, truncate=switches.truncated_body),
+        )
 
     # -- writing ----------------------------------------------------------------------------------
 

@@ -345,9 +345,9 @@ def _positive_or_none(name: str, value: Any) -> float | None:
     return number
 
 
-def _fault_status(status: Any) -> int:
+def _fault_status(status: Any, name: str = "status") -> int:
     if isinstance(status, bool) or not isinstance(status, int) or not (status == 429 or 500 <= status <= 599):
-        raise ValueError(f"a fault status must be 429 or 5xx, got {status!r}")
+        raise ValueError(f"{name} (a fault status) must be 429 or 5xx, got {status!r}")
     return status
 
 
@@ -391,7 +391,7 @@ _VALIDATORS: dict[str, Any] = {
     "forbidden_resources": _names,
     "latency_ms": _non_negative,
     "error_rate": _rate,
-    "error_status": lambda n, v: _fault_status(v),
+    "error_status": lambda n, v: _fault_status(v, n),
     "seed": _seed,
     "rate_limit_per_second": _positive_or_none,
     "drop_before_apply_rate": _rate,

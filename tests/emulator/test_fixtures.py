@@ -29,7 +29,8 @@ def test_previous_test_left_nothing_behind(emulator):
 def test_two_business_units_with_random_keys(emulator):
     first, second = emulator.api_keys
     assert first != second
-    assert first.startswith("es-emu-") and len(first) > 20
+    assert first.startswith("es-emu-")
+    assert len(first) > 20
 
 
 def test_expertsender_conn_points_at_the_emulator(expertsender_conn, emulator):
