@@ -207,16 +207,25 @@ class ExpertSenderHook(BaseHook):
         try:
             from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
             from flask_babel import lazy_gettext
-            from wtforms import FloatField, IntegerField
+            from wtforms import IntegerField, StringField
             from wtforms.validators import NumberRange, Optional
         except ImportError:  # Airflow 3: the React UI reads "conn-fields" from the provider info
             return {}
+        # Airflow 2.10 accepts only IntegerField, PasswordField, StringField and BooleanField (any other class
+        # makes ProvidersManager drop the whole hook), so decimal seconds are a StringField that
+        # ExpertSenderConnectionConfig parses and validates.
         return {
-            name: (IntegerField if spec["type"] == "integer" else FloatField)(
-                lazy_gettext(spec["label"]),
-                widget=BS3TextFieldWidget(),
-                description=spec["description"],
-                validators=[Optional(), NumberRange(min=0)],
+            name: (
+                IntegerField(
+                    lazy_gettext(spec["label"]),
+                    widget=BS3TextFieldWidget(),
+                    description=spec["description"],
+                    validators=[Optional(), NumberRange(min=0)],
+                )
+                if spec["type"] == "integer"
+                else StringField(
+                    lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=spec["description"]
+                )
             )
             for name, spec in CONN_FIELDS.items()
         }
