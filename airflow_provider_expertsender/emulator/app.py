@@ -7,7 +7,6 @@ nowhere else.
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -274,7 +273,8 @@ def merge_customer(old: dict[str, Any] | None, item: dict[str, Any]) -> dict[str
         merged: dict[str, Any] = {name: None for name in CUSTOMER_FIELDS}
         merged.update(customAttributes=[], consentsData={"consents": []})
     else:
-        merged = copy.deepcopy(old)
+        # Stored versions are never mutated in place (each write stores new lists), so a shallow copy is safe.
+        merged = dict(old)
     for key, value in item.items():
         if key == "customAttributes":
             by_name = {attr["name"].lower(): attr for attr in merged["customAttributes"]}

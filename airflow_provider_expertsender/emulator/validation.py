@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -121,10 +122,31 @@ class _Scope:
         self.errors.add(f"{self.prefix}{name}", message)
 
 
-def canonical_keys(obj: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+def canonical_keys(obj: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """``obj`` with its property names in API spelling; unknown properties dropped (ASP.NET ignores them)."""
-    lookup = {name.lower(): name for name in names}
-    return {lookup[key.lower()]: value for key, value in obj.items() if key.lower() in lookup}
+    lookup = _lookup(names)
+    out = {}
+    for key, value in obj.items():
+        name = lookup.get(key) or lookup.get(key.lower())
+        if name is not None:
+            out[name] = value
+    return out
+
+
+@lru_cache(maxsize=64)
+def _lookup(names: tuple[str, ...]) -> dict[str, str]:
+    """Exact and lower-cased spellings -> API spelling."""
+    return {**{name.lower(): name for name in names}, **{name: name for name in names}}
+
+
+@lru_cache(maxsize=64)
+def _by_name(known: tuple[SettingItem, ...]) -> dict[str, SettingItem]:
+    return {item.name.lower(): item for item in known}
+
+
+@lru_cache(maxsize=64)
+def _ids(known: tuple[SettingItem, ...]) -> frozenset[int]:
+    return frozenset(item.id for item in known)
 
 
 def canonical_enum(value: Any, choices: Iterable[str]) -> str | None:
@@ -338,7 +360,7 @@ def _name_value_list(
     if not isinstance(items, list):
         scope.add(name, f"The {name} field must be a JSON array.")
         return None
-    by_name = {item.name.lower(): item for item in known}
+    by_name = _by_name(known)
     result = []
     for j, raw in enumerate(items):
         where = f"{name}[{j}]"
@@ -380,7 +402,7 @@ def _consents(scope: _Scope, obj: Mapping[str, Any], known: tuple[SettingItem, .
     if consents is not None and not isinstance(consents, list):
         inner.add("consents", "The consents field must be a JSON array.")
     elif consents:
-        ids = {item.id for item in known}
+        ids = _ids(known)
         for j, raw in enumerate(consents):
             if not isinstance(raw, dict):
                 inner.add(f"consents[{j}]", "Each consent must be a JSON object with id and value.")
