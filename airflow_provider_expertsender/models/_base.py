@@ -84,6 +84,9 @@ class PayloadModel(BaseModel):
                 out[key] = value
                 continue
             name = keys.get(fold_key(key))
+            if value is None and name is not None:
+                # None means "not given": an optional field is omitted, a required one reported missing.
+                continue
             if name is None:
                 add_problem(out, key, cls._unknown_rule(key))
             elif name in out:
@@ -147,13 +150,13 @@ def _rule(error: Any) -> str:
     ctx = error.get("ctx") or {}
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", error["msg"]))
-    if kind == "string_too_long":
-        return f"at most {ctx.get('max_length')} characters"
-    if kind == "string_too_short":
+    # A length constraint after a before-validator is reported as too_long/too_short with field_type "Value".
+    unit = "items" if ctx.get("field_type") in ("List", "Tuple", "Set", "Dictionary") else "characters"
+    if kind in ("string_too_long", "too_long"):
+        return f"at most {ctx.get('max_length')} {unit}"
+    if kind in ("string_too_short", "too_short"):
         minimum = ctx.get("min_length")
-        return "must not be empty" if minimum == 1 else f"at least {minimum} characters"
-    if kind == "too_long":
-        return f"at most {ctx.get('max_length')} items"
+        return "must not be empty" if minimum == 1 else f"at least {minimum} {unit}"
     rule = _RULES.get(kind)
     if rule:
         return rule

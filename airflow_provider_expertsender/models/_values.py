@@ -178,8 +178,10 @@ def plain_number(value: int | float | Decimal) -> str:
         value = Decimal(repr(value))
     if not value.is_finite():
         raise ValueError("must be a finite number")
-    if value.adjusted() > 100 or value.adjusted() < -100:
-        raise ValueError("must be a number between 1e-100 and 1e100")
+    # Every double fits (about 1e-324 to 1e308); the bound stops Decimal("1E+999999999") from expanding to a
+    # billion digits.
+    if not -400 <= value.adjusted() <= 400:
+        raise ValueError("must be a number between 1e-400 and 1e400")
     text = format(value, "f")
     return "0" if text in ("-0", "0", "-0.0") else text
 
@@ -286,6 +288,10 @@ def value_to_string(value: object, value_type: str | None = None) -> str:
         rule = type_rule(value_type, text)
         if rule:
             raise ValueError(rule)
+        if value_type == "DateTime" and isinstance(value, str):
+            text = format_datetime(_parse_iso(text))  # type: ignore[arg-type]  # type_rule checked it
+        elif value_type == "Boolean":
+            text = text.lower()
     return text
 
 

@@ -73,16 +73,20 @@ def _data_field_list(value: Any) -> Any:
                 else:
                     field[key] = member
         else:
-            field["type"] = infer_data_field_type(item)
-            field["value"] = item
-            if field["type"] is None:
-                del field["type"]
+            inferred = infer_data_field_type(item)
+            if inferred is None:
+                # The record fails on the problem below; the placeholder type only avoids a second, misleading
+                # "type: required" for the same mistake.
+                field["type"] = "String"
                 add_problem(
                     field,
                     "value",
                     f"cannot infer a data field type from {type(item).__name__}; "
                     'give {"type": ..., "value": ...} for this field',
                 )
+            else:
+                field["type"] = inferred
+                field["value"] = item
         items.append(field)
     return items
 
