@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
