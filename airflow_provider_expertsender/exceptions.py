@@ -7,11 +7,18 @@ task failure. Messages never contain the API key or a request/response body; the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowException, AirflowFailException
+from airflow.exceptions import AirflowException
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+try:
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow 2
+    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
 
 class ExpertSenderError(AirflowException):

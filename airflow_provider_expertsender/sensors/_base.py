@@ -19,7 +19,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.configuration import conf
-from airflow.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+
+try:
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+except ImportError:  # Airflow 2
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_expertsender.exceptions import (
@@ -160,6 +168,13 @@ class ExpertSenderBaseSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=record)
 
     def execute(self, context: Context) -> Any:
+        try:
+            return self._execute(context)
+        finally:
+            if "hook" in self.__dict__:  # created by a poke: release its HTTP connections
+                self.hook.close()
+
+    def _execute(self, context: Context) -> Any:
         self._prepare()
         if not self.deferrable:
             return super().execute(context)

@@ -105,7 +105,7 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
                 "status": "error",
                 "message": f"Waiting for {self._what} failed: {type(err).__name__}: {err}",
                 "error": type(err).__name__,
-                "http_status": getattr(err, "status", None),
+                "http_status": status if isinstance(status := getattr(err, "status", None), int) else None,
             }
         yield TriggerEvent(event)
 
@@ -113,7 +113,11 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
         self._prepare()
         from airflow_provider_expertsender.hooks.expertsender import ExpertSenderAsyncHook
 
-        hook = ExpertSenderAsyncHook(expertsender_conn_id=self.expertsender_conn_id)
+        # One HTTP session for every poll of this wait; the connection is read without blocking the loop.
+        async with ExpertSenderAsyncHook(expertsender_conn_id=self.expertsender_conn_id) as hook:
+            return await self._poll_until_done(hook)
+
+    async def _poll_until_done(self, hook: ExpertSenderAsyncHook) -> dict[str, Any]:
         if self.delay_first_poll:
             await self._sleep()
         polls = 0
