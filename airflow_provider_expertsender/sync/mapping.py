@@ -78,6 +78,18 @@ class RowError:
     row: Any = None
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Mapping steps ``(kind, source key, argument)`` for one set of row keys.
+
+    ``identity``: the row is already in the API's shape (unless a JSON column holds a string).
+    """
+
+    steps: tuple[tuple[int, str, Any], ...]
+    identity: bool
+    json_keys: tuple[str, ...]
+
+
 def load_row_mapper(row_mapper: Any) -> Callable[[Mapping[str, Any]], Any] | None:
     """Return the ``row_mapper`` callable; a ``"package.module:function"`` string is imported.
 
@@ -147,7 +159,7 @@ class RowMapper:
         self.row_mapper = load_row_mapper(row_mapper)
         # With a row_mapper, field_map renames before it runs (in _rows), so the plans must not rename again.
         self._renames = {} if self.row_mapper is not None else self.field_map
-        self._plans: dict[tuple[str, ...], tuple[tuple[int, str, Any], ...] | None] = {}
+        self._plans: dict[tuple[str, ...], _Plan] = {}
 
     # ---------------------------------------------------------------------------------------------- planning
 
@@ -180,8 +192,8 @@ class RowMapper:
             return _NESTED, tuple(target.split("."))
         return _PASS, target
 
-    def _plan(self, keys: tuple[str, ...]) -> tuple[tuple[int, str, Any], ...] | None:
-        """Steps for rows with these keys, or ``None`` when the row can be used as it is."""
+    def _plan(self, keys: tuple[str, ...]) -> _Plan:
+        """How to map rows with these keys (cached: rows of a file or a query share their keys)."""
         try:
             return self._plans[keys]
         except KeyError:
@@ -192,8 +204,9 @@ class RowMapper:
             if kind == _PASS and arg == "id" and "id" in keys and key != "id":
                 arg = key  # an explicit id column wins over order_id
             steps.append((kind, key, arg))
-        identity = all(kind == _PASS and key == arg for kind, key, arg in steps)
-        plan = None if identity else tuple(steps)
+        identity = all(kind in (_PASS, _JSON) and key == arg for kind, key, arg in steps)
+        json_keys = tuple(key for kind, key, _ in steps if kind == _JSON)
+        plan = _Plan(tuple(steps), identity, json_keys)
         if len(self._plans) >= _PLAN_CACHE_SIZE:
             self._plans.clear()
         self._plans[keys] = plan
@@ -204,13 +217,13 @@ class RowMapper:
     def _apply(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Map one row; returns ``(record, product line or None)`` (product only for flat order rows)."""
         plan = self._plan(tuple(row))
-        if plan is None:
-            return (row if isinstance(row, dict) else dict(row)), None
+        if plan.identity and not any(isinstance(row[key], (str, bytes)) for key in plan.json_keys):
+            return (row if isinstance(row, dict) else dict(row)), None  # already in the API's shape
         record: dict[str, Any] = {}
         product: dict[str, Any] | None = None
         attributes: list[dict[str, Any]] = []
         consents: list[dict[str, Any]] = []
-        for kind, key, arg in plan:
+        for kind, key, arg in plan.steps:
             value = row[key]
             if kind == _PASS:
                 record[arg] = value

@@ -125,7 +125,9 @@ def list_files(source_path: Any) -> list[Any]:
 
 def _jsonl_rows(handle: IO[bytes], name: str) -> Iterator[Any]:
     first = True
-    for number, line in enumerate(handle, 1):
+    # readline rather than iterating the handle: Airflow 2.10 wraps object-storage files in a proxy that
+    # forwards method calls but not the iterator protocol.
+    for number, line in enumerate(iter(handle.readline, b""), 1):
         if first:
             if line.startswith(b"\xef\xbb\xbf"):
                 line = line[3:]
@@ -256,7 +258,15 @@ def sql_rows(sql: str, sql_conn_id: str, logger: Any = None) -> Iterator[dict[st
 
     out = logger or log
     db_hook = BaseHook.get_connection(sql_conn_id).get_hook()
-    if not callable(getattr(db_hook, "get_conn", None)):
+    try:
+        from airflow.providers.common.sql.hooks.sql import DbApiHook
+    except ImportError:  # common-sql not installed: accept any hook shaped like one
+        is_sql = callable(getattr(db_hook, "get_records", None)) and callable(
+            getattr(db_hook, "get_conn", None)
+        )
+    else:
+        is_sql = isinstance(db_hook, DbApiHook)
+    if not is_sql:
         raise ExpertSenderConfigError(
             f"sql_conn_id {sql_conn_id!r} is not a SQL connection (its hook {type(db_hook).__name__} has no "
             "DB-API get_conn()); use a connection of a common-sql provider (postgres, mysql, sqlite...)."
