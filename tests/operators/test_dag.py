@@ -91,6 +91,21 @@ with DAG(
     register >> fetched >> paid
 
     @task
+    def completions(ids):
+        return [{"order_id": order_id, "status": "completed"} for order_id in ids[:2]]
+
+    completed = ExpertSenderUpdateOrderStatusOperator.partial(task_id="complete").expand_kwargs(
+        completions(order_ids)
+    )
+    paid >> completed
+
+    @task
+    def id_of(customer):
+        return customer["id"]
+
+    by_id = ExpertSenderGetCustomerOperator(task_id="get_jane_by_id", customer_id=id_of(jane.output))
+
+    @task
     def count(results):
         return len(list(results))
 
@@ -143,8 +158,12 @@ def test_pipeline_of_operators_with_xcom_and_mapping(run_dag, emulator, expertse
         {"name": "orders_paid", "type": "Number", "value": "3"},
     ]
     assert result.xcom("delete_last") == {"order_id": "ORD-3", "deleted": True}
+    assert result.mapped_xcoms("complete") == [
+        {"order_id": f"ORD-{n}", "status": "completed", "website_id": None} for n in (1, 2)
+    ]
     statuses = {order["id"]: order["status"] for order in store.orders}
-    assert statuses == {"ORD-1": "paid", "ORD-2": "paid", "ORD-3": "paid"}
+    assert statuses == {"ORD-1": "completed", "ORD-2": "completed", "ORD-3": "paid"}
+    assert result.xcom("get_jane_by_id") == jane
 
 
 FAILURE = (
