@@ -48,13 +48,13 @@ class ExpertSenderBaseOperator(BaseOperator):
 def is_dynamic(value: Any) -> bool:
     """Whether ``value`` is only known at run time.
 
-    True for an ``XComArg`` and for a string holding a Jinja template, also when nested in a dict, list or
-    tuple (Airflow renders templates inside containers).
+    True for an ``XComArg`` and for a string holding a Jinja template, also when nested in the values of a
+    dict, list or tuple (Airflow renders templates inside containers; it does not render dict keys).
     """
     if isinstance(value, str):
         return any(marker in value for marker in _JINJA_MARKERS)
     if isinstance(value, dict):
-        return any(is_dynamic(key) or is_dynamic(item) for key, item in value.items())
+        return any(is_dynamic(item) for item in value.values())
     if isinstance(value, (list, tuple, set, frozenset)):
         return any(is_dynamic(item) for item in value)
     # XComArg and its subclasses (PlainXComArg, MapXComArg...), on both Airflow lines, without importing them.
