@@ -214,3 +214,46 @@ class TestDeferrableMode:
         with pytest.raises(expected, match="it failed") as caught:
             sensor(deferrable=True).execute_complete({}, event)
         assert type(caught.value) is expected
+
+
+@pytest.mark.usefixtures("expertsender_conn")
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_logs_hold_no_personal_data(
+    deferrable: bool,
+    emulator: Any,
+    ecdp: Any,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    emulator.switches.visibility_delay_s = 0.3
+    ecdp.customer(firstName="Jane", phone="+48500100200")
+    caplog.set_level("INFO")  # Airflow's default level (at DEBUG, urllib3 itself logs request URLs)
+    run = run_sensor(sensor(deferrable=deferrable, check=lambda c: c.get("firstName") == "Jane"))
+    assert run.result["email"] == EMAIL
+    out, err = capsys.readouterr()
+    logs = caplog.text + out + err
+    assert "by email" in logs  # the sensor did log its progress...
+    for value in (EMAIL, "jane.doe%40example.com", "Jane", "+48500100200", emulator.api_key):
+        assert value not in logs  # ...but never the identifier, the record or the key
+
+
+def test_sensor_modules_import_light() -> None:
+    # Airflow itself is imported first: what matters is what the sensor modules add at DAG-parse time.
+    code = (
+        "import sys; import airflow.providers.common.compat.sdk, airflow.triggers.base;"
+        "before = set(sys.modules);"
+        "import airflow_provider_expertsender.sensors.customers;"
+        "import airflow_provider_expertsender.sensors.orders;"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    added = out.stdout.split()
+    heavy = [m for m in added if m.split(".")[0] in {"aiohttp", "pydantic", "requests", "asgiref"}]
+    assert heavy == []
+    assert not [
+        m
+        for m in added
+        if m.startswith(
+            ("airflow_provider_expertsender.models", "airflow_provider_expertsender.triggers.expertsender")
+        )
+    ]
