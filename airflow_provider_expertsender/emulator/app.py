@@ -7,9 +7,12 @@ nowhere else.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -68,15 +71,18 @@ class Request:
     query: dict[str, str]
     body: bytes = b""
     content_type: str = ""
+    host: str = ""
 
     @property
     def segments(self) -> list[str]:
         return [unquote(part) for part in self.path.strip("/").split("/")] if self.path.strip("/") else []
 
     @classmethod
-    def build(cls, method: str, path: str, query: str, body: bytes, content_type: str) -> Request:
+    def build(
+        cls, method: str, path: str, query: str, body: bytes, content_type: str, host: str = ""
+    ) -> Request:
         params = {key.lower(): value for key, value in parse_qsl(query, keep_blank_values=True)}
-        return cls(method.upper(), path, params, body, content_type or "")
+        return cls(method.upper(), path, params, body, content_type or "", host)
 
 
 @dataclass
@@ -307,6 +313,43 @@ def _get_customer(field_name: str) -> Callable[[Call], Response]:
     return handler
 
 
+def _delete_customer(field_name: str) -> Callable[[Call], Response]:
+    """Customer DELETE: [UNK] paths (mirroring the GETs) and anonymise parameter (``?anonymize=true``)."""
+
+    def handler(call: Call) -> Response:
+        value: Any = call.params["value"]
+        if field_name == "id":
+            try:
+                value = int(value)
+            except ValueError:
+                return invalid(
+                    {"id": ["The value is not valid."]}, "CustomerInvalidModelState", call.request.path
+                )
+        anonymize = call.request.query.get("anonymize", "false").lower()
+        if anonymize not in ("true", "false"):
+            errors = {"anonymize": ["The value must be true or false."]}
+            return invalid(errors, "CustomerInvalidModelState", call.request.path)
+        unit = call.unit
+        with unit.lock:
+            customer_id = value if field_name == "id" else unit.find_customer_id(field_name, value)
+            latest = unit.latest_customer(customer_id) if customer_id is not None else None
+            if latest is None:
+                return problem(404, "CustomerNotFound", "The customer was not found.", call.request.path)
+            if anonymize == "true":
+                kept = {"id": latest["id"], "customAttributes": [], "consentsData": {"consents": []}}
+                blank = merge_customer(None, {})
+                unit.write_customer(latest["id"], {**blank, **kept, "isAnonymized": True}, call.visible_at)
+                unit.count("customers_anonymized")
+            else:
+                unit.remove_customer(latest["id"], call.visible_at)
+                unit.count("customers_deleted")
+        if call.switches.delete_status == 204:
+            return Response(204)
+        return Response(200, {"status": 0})
+
+    return handler
+
+
 # -- orders --------------------------------------------------------------------------------------
 
 
@@ -428,6 +471,22 @@ def delete_order(call: Call) -> Response:
     return Response(200, {"status": 0})
 
 
+def put_order_registration(call: Call) -> Response:
+    """[UNK] ``PUT /orders``: register an order the platform does not know yet; recorded, nothing else."""
+    substatus = "OrderInvalidModelState"
+    body, error = call.json_body(substatus)
+    if error:
+        return error
+    errors = v.Errors()
+    registration = v.order_registration(body, errors)
+    if registration is None:
+        return invalid(errors.by_key, substatus, call.request.path)
+    with call.unit.lock:
+        call.unit.add_order_registration(registration)
+        call.unit.count("order_registrations")
+    return Response(200, {"status": 0})
+
+
 # -- scenario custom events ----------------------------------------------------------------------
 
 
@@ -484,6 +543,136 @@ def _list_settings(name: str) -> Callable[[Call], Response]:
     return handler
 
 
+# -- exports ([UNK] beyond the POST bodies) ---
+
+
+def post_customer_export(call: Call) -> Response:
+    substatus = "ExportInvalidModelState"
+    body, error = call.json_body(substatus)
+    if error:
+        return error
+    errors = v.Errors()
+    request = v.customer_export(
+        body,
+        errors,
+        customer_attributes=call.unit.settings("customer_attributes"),
+        consents=call.unit.settings("consents"),
+    )
+    if request is None:
+        return invalid(errors.by_key, substatus, call.request.path)
+    return _queue_export(call, {"kind": "customers", **request})
+
+
+def post_activity_export(call: Call) -> Response:
+    substatus = "ExportInvalidModelState"
+    body, error = call.json_body(substatus)
+    if error:
+        return error
+    errors = v.Errors()
+    request = v.activity_export(body, errors)
+    if request is None:
+        return invalid(errors.by_key, substatus, call.request.path)
+    return _queue_export(call, {"kind": "channel_activity", **request})
+
+
+def _queue_export(call: Call, request: dict[str, Any]) -> Response:
+    with call.unit.lock:
+        export_id = call.unit.add_export(request, call.visible_at)
+        call.unit.count("exports")
+    return Response(201, {"status": 0, "data": {"exportId": export_id, "status": "InProgress"}})
+
+
+def _find_export(call: Call) -> tuple[float, dict[str, Any]] | None:
+    raw = call.params["export_id"]
+    return call.unit.export(int(raw)) if raw.isdigit() else None
+
+
+def get_export(call: Call) -> Response:
+    """Status of an export: ``InProgress`` until ``visibility_delay_s`` has passed, then ``Completed`` with a
+    download link."""
+    found = _find_export(call)
+    if found is None:
+        return not_found(call, "ExportNotFound", "export")
+    ready_at, request = found
+    done = call.now >= ready_at
+    data = {
+        "exportId": request["exportId"],
+        "status": "Completed" if done else "InProgress",
+        "downloadUrl": f"http://{call.request.host}/exports/{request['exportId']}/download" if done else None,
+    }
+    return Response(200, {"status": 0, "data": data})
+
+
+def download_export(call: Call) -> Response:
+    """The CSV of a completed export. The emulator has no segments (every customer is exported) and sends no
+    messages (an activity export has a header only)."""
+    found = _find_export(call)
+    if found is None or call.now < found[0]:
+        return problem(404, "ExportNotFound", "The export was not found or is not ready.", call.request.path)
+    request = found[1]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if request["kind"] == "channel_activity":
+        writer.writerow(["channel", "eventType", "eventDate", "customerId", "customerEmail"])
+    else:
+        columns = _export_columns(call.unit, request)
+        writer.writerow([label for label, _ in columns])
+        for customer in call.unit.customers:
+            writer.writerow([_cell(getter(customer)) for _, getter in columns])
+    return Response(200, buffer.getvalue(), content_type="text/csv; charset=utf-8")
+
+
+def _export_columns(
+    unit: BusinessUnit, request: dict[str, Any]
+) -> list[tuple[str, Callable[[dict[str, Any]], Any]]]:
+    system = list(CUSTOMER_FIELDS)
+    wanted = request["systemAttributes"]
+    if wanted and not any(item["all"] for item in wanted):
+        names = {item["name"].lower() for item in wanted if item["name"]}
+        system = [f for f in CUSTOMER_FIELDS if f.lower() in names]
+    elif not wanted:
+        system = ["id"]
+    columns: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+        (f, partial(_field, name=f)) for f in system
+    ]
+    for group, setting, key in (
+        ("customAttributes", "customer_attributes", "customAttributes"),
+        ("consents", "consents", "consentsData"),
+    ):
+        chosen = request[group]
+        items = unit.settings(setting)
+        if not any(item["all"] for item in chosen):
+            ids = {item["id"] for item in chosen if item["id"] is not None}
+            names = {item["name"].lower() for item in chosen if item["name"]}
+            items = tuple(i for i in items if i.id in ids or i.name.lower() in names)
+        for item in items:
+            if key == "customAttributes":
+                columns.append((item.name, partial(_attribute, name=item.name)))
+            else:
+                columns.append((item.name, partial(_consent, consent_id=item.id)))
+    return columns
+
+
+def _field(customer: dict[str, Any], name: str) -> Any:
+    return customer.get(name)
+
+
+def _attribute(customer: dict[str, Any], name: str) -> Any:
+    return next((a["value"] for a in customer["customAttributes"] if a["name"] == name), None)
+
+
+def _consent(customer: dict[str, Any], consent_id: int) -> Any:
+    return next((c["value"] for c in customer["consentsData"]["consents"] if c["id"] == consent_id), None)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 # -- routing -------------------------------------------------------------------------------------
 
 
@@ -519,12 +708,21 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/customers/email/{value}", _get_customer("email")),
     Route("GET", "/customers/phone/{value}", _get_customer("phone")),
     Route("GET", "/customers/crmId/{value}", _get_customer("crmId")),
+    Route("DELETE", "/customers/id/{value}", _delete_customer("id")),
+    Route("DELETE", "/customers/email/{value}", _delete_customer("email")),
+    Route("DELETE", "/customers/phone/{value}", _delete_customer("phone")),
+    Route("DELETE", "/customers/crmId/{value}", _delete_customer("crmId")),
     Route("POST", "/orders", post_orders),
     Route("PUT", "/orders/status", put_order_status),
+    Route("PUT", "/orders", put_order_registration),
     Route("GET", "/orders/id/{order_id}", get_order, lambda s: "id" in s.order_get_paths),
     Route("GET", "/orders/{order_id}", get_order, lambda s: "bare" in s.order_get_paths),
     Route("DELETE", "/orders/{order_id}", delete_order),
     Route("POST", "/scenariocustomevents", post_custom_event),
+    Route("POST", "/exports/customers", post_customer_export),
+    Route("POST", "/exports/channels/activity", post_activity_export),
+    Route("GET", "/exports/{export_id}", get_export),
+    Route("GET", "/exports/{export_id}/download", download_export),
     *(Route("GET", f"/{resource}", _list_settings(name)) for name, resource in SETTINGS_RESOURCES.items()),
 )
 

@@ -164,9 +164,9 @@ class _Handler(BaseHTTPRequestHandler):
         if emu.admin and path.startswith(admin.PREFIX):
             self._send(admin.handle(emu, self.command, path, split.query, body))
             return
-        request = app.Request.build(
-            self.command, path, split.query, body, self.headers.get("Content-Type", "")
-        )
+        content_type = self.headers.get("Content-Type", "")
+        host = self.headers.get("Host") or emu.url.split("//", 1)[1]
+        request = app.Request.build(self.command, path, split.query, body, content_type, host)
         status, items, answer = self._process(emu, request)
         # Logged before answering, so a client that got its answer always finds its request in the log.
         emu._record(self.command, path, status, items, started)

@@ -63,9 +63,9 @@ class _Versioned:
     def __init__(self) -> None:
         self.latest: dict[str, Any] | None = None
         self._visible: dict[str, Any] | None = None
-        self._pending: deque[tuple[float, dict[str, Any]]] = deque()
+        self._pending: deque[tuple[float, dict[str, Any] | None]] = deque()
 
-    def write(self, value: dict[str, Any], visible_at: float) -> None:
+    def write(self, value: dict[str, Any] | None, visible_at: float) -> None:
         self.latest = value
         self._pending.append((visible_at, value))
 
@@ -100,6 +100,8 @@ class BusinessUnit:
         self._orders: dict[OrderKey, _Versioned] = {}
         self._orders_by_id: dict[str, list[OrderKey]] = {}
         self._events: list[dict[str, Any]] = []
+        self._order_registrations: list[dict[str, Any]] = []
+        self._exports: dict[int, tuple[float, dict[str, Any]]] = {}
         self._counters: Counter[str] = Counter()
         self._bucket_tokens = 0.0
         self._bucket_time = None
@@ -144,6 +146,18 @@ class BusinessUnit:
         """The scenario custom events received, in arrival order."""
         with self.lock:
             return copy.deepcopy(self._events)
+
+    @property
+    def order_registrations(self) -> list[dict[str, Any]]:
+        """Bodies of ``PUT /orders`` (register an order the platform does not know yet), in arrival order."""
+        with self.lock:
+            return copy.deepcopy(self._order_registrations)
+
+    @property
+    def exports(self) -> list[dict[str, Any]]:
+        """Export requests (``POST /exports/...``) in arrival order, with their ``exportId`` and ``kind``."""
+        with self.lock:
+            return [copy.deepcopy(request) for _, request in self._exports.values()]
 
     @property
     def counters(self) -> dict[str, int]:
@@ -226,6 +240,14 @@ class BusinessUnit:
         self._customers[customer_id].write(data, visible_at)
         return customer_id
 
+    def remove_customer(self, customer_id: int, visible_at: float) -> None:
+        """Delete a customer: its identifiers are free again; GETs miss it once the delete is visible."""
+        old = self._customers[customer_id].latest or {}
+        for field, index in self._index.items():
+            if old.get(field) is not None and index.get(identity_key(field, old[field])) == customer_id:
+                del index[identity_key(field, old[field])]
+        self._customers[customer_id].write(None, visible_at)
+
     def customer_by_hash(self, algorithm: str, digest: str) -> int | None:
         digest = digest.lower()
         for cid, rec in self._customers.items():
@@ -268,6 +290,17 @@ class BusinessUnit:
 
     def add_event(self, event: dict[str, Any]) -> None:
         self._events.append(event)
+
+    def add_order_registration(self, registration: dict[str, Any]) -> None:
+        self._order_registrations.append(registration)
+
+    def add_export(self, request: dict[str, Any], ready_at: float) -> int:
+        export_id = len(self._exports) + 1
+        self._exports[export_id] = (ready_at, {**request, "exportId": export_id})
+        return export_id
+
+    def export(self, export_id: int) -> tuple[float, dict[str, Any]] | None:
+        return self._exports.get(export_id)
 
     def take_token(self, rate: float, now: float) -> float | None:
         """Token bucket (capacity: one second of tokens). None if a token was taken, else seconds to wait."""

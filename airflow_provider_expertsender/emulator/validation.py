@@ -678,3 +678,132 @@ def _data_fields(scope: _Scope, obj: Mapping[str, Any]) -> list[dict[str, Any]] 
         if name is not None and kind is not None:
             result.append({"name": name, "type": kind, "value": value})
     return result
+
+
+def order_registration(body: Any, errors: Errors) -> dict[str, Any] | None:
+    """The body of ``PUT /orders`` ([UNK]: fields from a third-party client only)."""
+    if not isinstance(body, dict):
+        errors.add("$", "The request body must be a JSON object.")
+        return None
+    obj = canonical_keys(body, ("orderId", "websiteId", "visitorId"))
+    scope = _Scope(errors)
+    out = {
+        "orderId": _string(scope, obj, "orderId", min_len=1, max_len=128, required=True),
+        "websiteId": _integer(scope, obj, "websiteId"),
+        "visitorId": _string(scope, obj, "visitorId", max_len=38),
+    }
+    return None if errors else out
+
+
+EXPORT_CHANNELS = ("Email", "SMS", "WebPush")
+EXPORT_EVENT_TYPES = ("Send", "Delivery", "Bounce", "Open", "View", "Click", "Unsubscribe", "Order")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
+def customer_export(
+    body: Any,
+    errors: Errors,
+    *,
+    customer_attributes: tuple[SettingItem, ...],
+    consents: tuple[SettingItem, ...],
+) -> dict[str, Any] | None:
+    """The body of ``POST /exports/customers``: a segment and at least one group of columns."""
+    if not isinstance(body, dict):
+        errors.add("$", "The request body must be a JSON object.")
+        return None
+    obj = canonical_keys(body, ("segmentId", "systemAttributes", "customAttributes", "consents"))
+    scope = _Scope(errors)
+    out: dict[str, Any] = {"segmentId": _integer(scope, obj, "segmentId", required=True)}
+    groups = (("systemAttributes", ()), ("customAttributes", customer_attributes), ("consents", consents))
+    for group, known in groups:
+        out[group] = _column_group(scope, obj, group, known, with_id=group != "systemAttributes")
+    if not any(out[group] for group, _ in groups):
+        scope.add("systemAttributes", "Give at least one of systemAttributes, customAttributes or consents.")
+    return None if errors else out
+
+
+def _column_group(
+    scope: _Scope, obj: Mapping[str, Any], name: str, known: tuple[SettingItem, ...], *, with_id: bool
+) -> list[dict[str, Any]]:
+    raw = obj.get(name)
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        scope.add(name, f"The {name} field must be a JSON array.")
+        return []
+    result = []
+    for j, item in enumerate(raw):
+        where = f"{name}[{j}]"
+        if not isinstance(item, dict):
+            scope.add(where, "Each item must be a JSON object.")
+            continue
+        data = canonical_keys(item, ("id", "name", "all"))
+        inner = scope.child(where)
+        every = data.get("all")
+        if every is not None and not isinstance(every, bool):
+            inner.add("all", "The all field must be true or false.")
+            continue
+        item_id = _integer(inner, data, "id") if with_id else None
+        item_name = _string(inner, data, "name", max_len=256)
+        if not every and item_id is None and not item_name:
+            inner.add("name", f"Name a column ({'id or ' if with_id else ''}name) or set all to true.")
+            continue
+        if item_id is not None and item_id not in _ids(known):
+            inner.add("id", "Not an id of this business unit's settings.")
+            continue
+        if item_name and with_id and item_name.lower() not in _by_name(known):
+            inner.add("name", "Not a name of this business unit's settings.")
+            continue
+        result.append({"id": item_id, "name": item_name, "all": bool(every)})
+    return result
+
+
+def activity_export(body: Any, errors: Errors) -> dict[str, Any] | None:
+    """The body of ``POST /exports/channels/activity``: a date range of at most 90 days and filters."""
+    if not isinstance(body, dict):
+        errors.add("$", "The request body must be a JSON object.")
+        return None
+    obj = canonical_keys(body, ("startDate", "endDate", "channels", "eventTypes", "fileName"))
+    scope = _Scope(errors)
+    start_text = _string(scope, obj, "startDate", required=True)
+    end_text = _string(scope, obj, "endDate", required=True)
+    start = parse_date(start_text) if start_text is not None else None
+    end = parse_date(end_text) if end_text is not None else None
+    if start_text is not None and start is None:
+        scope.add("startDate", "The startDate field must be a date, YYYY-MM-DD.")
+    if end_text is not None and end is None:
+        scope.add("endDate", "The endDate field must be a date, YYYY-MM-DD.")
+    if start and end and not start < end:
+        scope.add("startDate", "startDate must be before endDate.")
+    elif start and end and (end - start).days > 90:
+        scope.add("endDate", "The date range must not exceed 90 days.")
+    file_name = _string(scope, obj, "fileName")
+    out = {
+        "startDate": start_text,
+        "endDate": end_text,
+        "channels": _enum_list(scope, obj, "channels", EXPORT_CHANNELS),
+        "eventTypes": _enum_list(scope, obj, "eventTypes", EXPORT_EVENT_TYPES),
+        "fileName": file_name,
+    }
+    if file_name is not None and not _FILE_NAME.match(file_name):
+        scope.add("fileName", "The fileName field must be 1-200 letters, digits, '-' or '_' (no extension).")
+    return None if errors else out
+
+
+def _enum_list(
+    scope: _Scope, obj: Mapping[str, Any], name: str, choices: tuple[str, ...]
+) -> list[str] | None:
+    raw = obj.get(name)
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        scope.add(name, f"The {name} field must be a JSON array.")
+        return None
+    values = []
+    for j, value in enumerate(raw):
+        canonical = canonical_enum(value, choices)
+        if canonical is None:
+            scope.add(f"{name}[{j}]", f"The value is not valid. Valid values: {', '.join(choices)}.")
+        else:
+            values.append(canonical)
+    return values
