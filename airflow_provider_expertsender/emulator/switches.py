@@ -107,8 +107,8 @@ class Switches:
     )
     delete_status: int = _switch(
         200,
-        'Success status of DELETE /orders/{id}: 200 with {"status": 0} or 204 with no body.',
-        "order DELETE response (ecdp-api.md 4.5)",
+        'Success status of the DELETEs (order, customer): 200 with {"status": 0} or 204 with no body.',
+        "DELETE responses (ecdp-api.md 3.3, 4.5)",
         (200, 204),
     )
     event_unknown_customer: str = _switch(

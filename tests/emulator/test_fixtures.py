@@ -41,3 +41,13 @@ def test_expertsender_conn_points_at_the_emulator(expertsender_conn, emulator):
     assert conn["password"] == emulator.api_key
     assert conn["extra"]["max_retries"] == 3
     assert conn["extra"]["backoff_max"] == 0.1
+
+
+def test_docs_example_hook_retries_against_the_emulator(expertsender_conn, emulator):
+    """The example of docs/emulator.md, run as written."""
+    from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
+
+    emulator.switches.fail_next(status=503)  # first call fails, the hook retries
+    ExpertSenderHook(expertsender_conn).upsert_customers([{"email": "jane@example.com"}])
+    assert emulator.store(emulator.api_key).customer(email="jane@example.com") is not None
+    assert [r.status for r in emulator.requests] == [503, 201]
