@@ -43,10 +43,11 @@ def example_expertsender_custom_event():
         task_id="send_custom_event",
         custom_event_id=CUSTOM_EVENT_ID,
         email="grace@example.com",
-        # Python values give the field types: str -> String, Decimal -> Money, date -> Date, bool -> Boolean.
+        # Python values give the types (str -> String, date -> Date, bool -> Boolean, numbers -> Number);
+        # name the type for the others (Money, Text, URL, ...).
         data_fields={
             "coupon_code": "SPRING-25",
-            "discount": Decimal("25.00"),
+            "discount": {"type": "Money", "value": Decimal("25.00")},
             "valid_until": date(2025, 4, 30),
             "first_order": True,
         },

@@ -90,7 +90,7 @@ def _customer(n: int) -> dict[str, Any]:
 def _order(n: int, customers: int) -> dict[str, Any]:
     """An order with one to two product lines, in the API's nested shape (snake_case)."""
     lines = [_PRODUCTS[n % len(_PRODUCTS)], *([_PRODUCTS[(n + 1) % len(_PRODUCTS)]] if n % 4 == 0 else [])]
-    products = [
+    products: list[dict[str, Any]] = [
         {"id": sku, "name": name, "price": price, "quantity": 1 + (n + i) % 3}
         for i, (sku, name, price) in enumerate(lines)
     ]

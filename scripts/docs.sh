@@ -28,6 +28,7 @@ if [[ ! -x "$venv/bin/mkdocs" || ! -f "$stamp" || "$(cat "$stamp")" != "$require
     printf '%s' "$requirements" >"$stamp"
 fi
 
+export NO_MKDOCS_2_WARNING=1  # Material's end-of-life banner: noise in CI logs
 if [[ "${1:-build}" == "serve" ]]; then
     exec "$venv/bin/mkdocs" serve --strict
 fi
