@@ -5,6 +5,8 @@ The same tests run on both Airflow lines (one venv each).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytestmark = pytest.mark.dag
@@ -128,7 +130,9 @@ def _xcom_or_none(result, task_id):
         return None
 
 
-def test_pipeline_of_operators_with_xcom_and_mapping(run_dag, emulator, expertsender_conn, store):
+def test_pipeline_of_operators_with_xcom_and_mapping(
+    run_dag, emulator, expertsender_conn, store, caplog, capfd
+):
     result = run_dag(PIPELINE, "es_operators_pipeline")
     assert result.state == "success", result.task_states
 
@@ -164,6 +168,21 @@ def test_pipeline_of_operators_with_xcom_and_mapping(run_dag, emulator, expertse
     statuses = {order["id"]: order["status"] for order in store.orders}
     assert statuses == {"ORD-1": "completed", "ORD-2": "completed", "ORD-3": "paid"}
     assert result.xcom("get_jane_by_id") == jane
+
+    # The API key appears in no XCom value and no log line; no line logged by the provider names the
+    # customers (Airflow's own @task logging of returned values is not ours to police).
+    xcoms = [result.xcom(t) for t in ("upsert", "get_jane", "register", "thank_you", "delete_last")]
+    xcoms += [result.mapped_xcoms(t) for t in ("settings", "get_orders", "mark_paid", "complete")]
+    out, err = capfd.readouterr()
+    assert emulator.api_key not in json.dumps(xcoms)
+    provider_lines = [r.getMessage() for r in caplog.records if "expertsender" in r.name]
+    for text in (caplog.text, out, err):
+        assert emulator.api_key not in text
+        provider_lines += [line for line in text.splitlines() if "airflow_provider_expertsender" in line]
+    assert provider_lines, "expected log lines from the provider's operators"
+    for line in provider_lines:
+        assert "jane.doe@example.com" not in line
+        assert "CRM-42" not in line
 
 
 FAILURE = (
