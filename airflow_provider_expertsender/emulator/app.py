@@ -305,7 +305,8 @@ def _get_customer(field_name: str) -> Callable[[Call], Response]:
                 return invalid(
                     {"id": ["The value is not valid."]}, "CustomerInvalidModelState", call.request.path
                 )
-        data = call.unit.visible_customer(field_name, value, call.now)
+        with call.unit.lock:
+            data = call.unit.visible_customer(field_name, value, call.now)
         if data is None:
             return not_found(call, "CustomerNotFound", "customer")
         return Response(200, {"status": 0, "data": data})

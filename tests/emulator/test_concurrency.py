@@ -85,3 +85,26 @@ def test_concurrent_orders_events_and_status_changes_in_two_units(emulator):
         assert {o["status"] for o in unit.orders} == {"completed"}
         assert len(unit.events) == len(workers) * 5
         assert {e["customEventId"] for e in unit.events} == set(workers)
+
+
+def test_concurrent_reads_during_delayed_writes(emulator):
+    emulator.switches.visibility_delay_s = 0.001
+    Api(emulator.url, emulator.api_key).customers({"email": "hot@example.com", "firstName": "v0"})
+
+    def write(worker: int) -> set[int]:
+        client = Api(emulator.url, emulator.api_key)
+        return {
+            client.customers({"email": "hot@example.com", "firstName": f"v{worker}-{n}"}).status_code
+            for n in range(30)
+        }
+
+    def read(worker: int) -> set[int]:
+        client = Api(emulator.url, emulator.api_key)
+        return {client.get("/customers/email/hot%40example.com").status_code for _ in range(30)}
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        writes = [pool.submit(write, w) for w in range(THREADS // 2)]
+        reads = [pool.submit(read, w) for w in range(THREADS // 2)]
+        assert set().union(*(f.result() for f in writes)) == {201}
+        assert set().union(*(f.result() for f in reads)) <= {200, 404}
+    assert {r.status for r in emulator.requests} <= {200, 201, 404}
