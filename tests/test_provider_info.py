@@ -17,7 +17,7 @@ import airflow_provider_expertsender as provider
 
 
 def test_entry_point_returns_provider_info() -> None:
-    eps = [ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith(provider.__name__)]
+    eps = [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith(provider.__name__)]
     assert len(eps) == 1
     assert eps[0].load()() == provider.get_provider_info()
 
@@ -28,17 +28,20 @@ def test_provider_info_validates_against_airflows_schema() -> None:
 
 
 def test_provider_info_conn_section_validates_against_provider_yaml_schema() -> None:
-    """3.2+ reads ui-field-behaviour / conn-fields from here; their shape is defined by provider.yaml's schema."""
+    """3.2+ reads ui-field-behaviour and conn-fields from the provider info (provider.yaml schema)."""
     path = Path(airflow.__file__).parent / "provider.yaml.schema.json"
     if not path.exists():
-        pytest.skip(f"Airflow {airflow.__version__} ships no provider.yaml schema (conn-fields arrived in 3.2)")
+        pytest.skip(
+            f"Airflow {airflow.__version__} ships no provider.yaml schema (conn-fields arrived in 3.2)"
+        )
     conn_schema = json.loads(path.read_text())["properties"]["connection-types"]
     jsonschema.validate(provider.get_provider_info()["connection-types"], conn_schema)
 
 
 def test_every_listed_module_imports() -> None:
     info = provider.get_provider_info()
-    modules = [m for kind in ("hooks", "operators", "sensors", "triggers") for e in info[kind] for m in e["python-modules"]]
+    kinds = ("hooks", "operators", "sensors", "triggers")
+    modules = [m for kind in kinds for entry in info[kind] for m in entry["python-modules"]]
     for name in modules:
         importlib.import_module(name)
     hook_path = info["connection-types"][0]["hook-class-name"]
@@ -49,7 +52,7 @@ def test_every_listed_module_imports() -> None:
 
 
 def test_importing_the_package_is_cheap() -> None:
-    """The package root must not import Airflow, pydantic, requests or aiohttp (Airflow imports it to discover us)."""
+    """The package root imports no Airflow, pydantic, requests or aiohttp (discovery imports it)."""
     code = (
         "import sys, airflow_provider_expertsender; "
         "print(sorted(m for m in ('airflow', 'pydantic', 'requests', 'aiohttp') if m in sys.modules))"
@@ -79,7 +82,9 @@ def test_providers_manager_discovers_package_hook_and_form() -> None:
 def test_airflow_providers_cli_shows_us(command: str) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "airflow", "providers", command, "--output", "json"],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     needle = provider.PACKAGE_NAME if command == "list" else provider.CONN_TYPE

@@ -1,8 +1,8 @@
-"""Fixtures that run real DAGs: a migrated metadata DB and ``run_dag`` (``dag.test()`` on either Airflow line).
+"""Fixtures that run real DAGs: a migrated metadata DB and ``run_dag`` (``dag.test()`` on both Airflow lines).
 
 Airflow 3 only runs ``dag.test()`` for a DAG whose file sits in the dags folder, so ``run_dag`` writes the DAG
-source there, parses it with ``DagBag`` (failing loudly on import errors) and runs it in-process; deferred tasks'
-triggers run inline. ``dag.test()`` does not raise when a task fails, so callers assert ``result.state``.
+source there, parses it with ``DagBag`` (failing loudly on import errors) and runs it in-process; deferred
+tasks' triggers run inline. ``dag.test()`` does not raise when a task fails: callers assert ``result.state``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,12 +73,11 @@ def _xcoms_of(dag_id: str, run_id: str) -> dict[tuple[str, str, int], Any]:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Iterator[None]:
+def airflow_db() -> None:
     """Create the session's sqlite metadata DB once (2-4 s)."""
     from airflow.utils import db
 
     db.resetdb()
-    yield
 
 
 @pytest.fixture
