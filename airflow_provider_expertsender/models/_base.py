@@ -27,6 +27,8 @@ from airflow_provider_expertsender.exceptions import (
 
 _PROBLEM = "\x00problem\x00"
 _KEY_FOLD = str.maketrans("", "", "_")
+# Exact key spellings remembered per model class (the usual ones are a handful).
+_EXACT_MAX = 256
 # Identifiers in messages are cut to this length (they are for humans, not for matching).
 _IDENTIFIER_MAX = 128
 
@@ -54,6 +56,9 @@ class PayloadModel(BaseModel):
 
     # fold_key(any accepted spelling) -> API name; built per subclass.
     _keys: ClassVar[dict[str, str]] = {}
+    # Exact spellings already resolved -> API name: the fast path (one dict lookup per key). Per subclass;
+    # grows with the spellings seen, up to _EXACT_MAX entries.
+    _exact: ClassVar[dict[str, str]] = {}
     # Extra spellings of a subclass: folded spelling -> API name.
     _extra_keys: ClassVar[dict[str, str]] = {}
 
@@ -61,40 +66,55 @@ class PayloadModel(BaseModel):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         keys: dict[str, str] = {}
+        exact: dict[str, str] = {}
         for name, info in cls.model_fields.items():
             alias = info.alias or name
-            keys[fold_key(name)] = alias
-            keys[fold_key(alias)] = alias
+            keys[fold_key(name)] = keys[fold_key(alias)] = alias
+            exact[name] = exact[alias] = alias
         keys.update(cls._extra_keys)
+        exact.update(cls._extra_keys)
         cls._keys = keys
+        cls._exact = exact
 
     @model_validator(mode="before")
     @classmethod
     def _fold_keys(cls, data: Any, info: ValidationInfo) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        keys = cls._keys
+        if type(data) is not dict and not isinstance(data, Mapping):
+            return data  # pydantic reports "must be an object"
+        exact = cls._exact
         out: dict[str, Any] = {}
-        given: dict[str, str] = {}
         for key, value in data.items():
-            if not isinstance(key, str):
-                add_problem(out, repr(key), "field names must be strings")
-                continue
-            if key.startswith(_PROBLEM):
-                out[key] = value
-                continue
-            name = keys.get(fold_key(key))
-            if value is None and name is not None:
+            name = exact.get(key)
+            if name is None:
+                if not isinstance(key, str):
+                    add_problem(out, repr(key), "field names must be strings")
+                    continue
+                if key.startswith(_PROBLEM):
+                    out[key] = value
+                    continue
+                name = cls._keys.get(fold_key(key))
+                if name is None:
+                    add_problem(out, key, cls._unknown_rule(key))
+                    continue
+                if len(exact) < _EXACT_MAX:
+                    exact[key] = name
+            if value is None:
                 # None means "not given": an optional field is omitted, a required one reported missing.
                 continue
-            if name is None:
-                add_problem(out, key, cls._unknown_rule(key))
-            elif name in out:
-                add_problem(out, name, f"given twice (as {given[name]!r} and {key!r})")
+            if name in out:
+                add_problem(out, name, f"given twice (as {cls._first_spelling(data, name)!r} and {key!r})")
             else:
                 out[name] = value
-                given[name] = key
         return cls._prepare(out, info)
+
+    @classmethod
+    def _first_spelling(cls, data: Mapping[Any, Any], name: str) -> str:
+        """The first key of ``data`` naming the field ``name`` with a value (for the "given twice" rule)."""
+        return next(
+            key
+            for key, value in data.items()
+            if value is not None and isinstance(key, str) and cls._keys.get(fold_key(key)) == name
+        )
 
     @classmethod
     def _prepare(cls, data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:

@@ -37,12 +37,12 @@ Currency = Annotated[str, BeforeValidator(_values.currency)]
 
 def settings_of(info: ValidationInfo) -> SettingsCatalog | None:
     context = info.context
-    return context.get("settings") if isinstance(context, Mapping) else None
+    return context.get("settings") if type(context) is dict else None
 
 
 def attribute_list(value: Any) -> Any:
     """Accept attributes as ``[{"name", "value"}, ...]`` or as a plain ``{name: value}`` mapping."""
-    if isinstance(value, Mapping):
+    if type(value) is not list and isinstance(value, Mapping):
         return [{"name": name, "value": item} for name, item in value.items()]
     return value
 

@@ -109,7 +109,7 @@ class Customer(PayloadModel):
 
     @classmethod
     def _prepare(cls, data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        context = info.context if isinstance(info.context, Mapping) else {}
+        context = info.context if type(info.context) is dict else {}
         match_by = context.get("match_by")
         if match_by is not None:
             needed = MATCH_BY_FIELD[match_by]
