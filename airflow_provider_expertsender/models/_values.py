@@ -41,9 +41,12 @@ def int_to_str(value: object) -> object:
 
 
 def check_email(value: str) -> str:
-    """A minimal shape check: one ``@`` with text on both sides, no whitespace."""
-    local, at, domain = value.rpartition("@")
-    if not at or not local or not domain or _WHITESPACE_RE.search(value):
+    """A shape check: exactly one ``@``, text on both sides, no whitespace.
+
+    The "one @" part is ASP.NET's ``EmailAddress`` rule, which the API (an ASP.NET service) most likely applies.
+    """
+    local, at, domain = value.partition("@")
+    if not at or not local or not domain or "@" in domain or _WHITESPACE_RE.search(value):
         raise ValueError("must be an e-mail address (name@domain, no spaces)")
     return value
 
@@ -183,7 +186,7 @@ def plain_number(value: int | float | Decimal) -> str:
     if not -400 <= value.adjusted() <= 400:
         raise ValueError("must be a number between 1e-400 and 1e400")
     text = format(value, "f")
-    return "0" if text in ("-0", "0", "-0.0") else text
+    return text[1:] if value == 0 and text.startswith("-") else text
 
 
 # ----------------------------------------------------------------------------------------------- dates

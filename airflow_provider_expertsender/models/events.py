@@ -152,8 +152,11 @@ def custom_event_payload(
 
     :param custom_event_id: the custom event's id (int32 > 0).
     :param customer_id: the internal ECDP customer id (positive integer).
-    :param email: e-mail address (max 320). :param email_md5: / :param email_sha256: hex digests of it
-        (lower-cased). :param phone: max 20, no spaces. :param crm_id: max 128.
+    :param email: e-mail address (max 320 characters).
+    :param email_md5: hex MD5 of the e-mail address (32 characters, sent lower-case).
+    :param email_sha256: hex SHA-256 of the e-mail address (64 characters, sent lower-case).
+    :param phone: phone number (max 20 characters, no spaces).
+    :param crm_id: CRM id (max 128 characters).
     :param data_fields: see :func:`data_fields_payload`.
     :raises ExpertSenderConfigError: when zero or several identifiers are given.
     :raises ExpertSenderInvalidRecordError: naming each invalid value by its API field.

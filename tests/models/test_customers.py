@@ -114,6 +114,9 @@ def test_unknown_match_by_is_a_config_error():
         ("email", "a" * 310 + "@example.com", "at most 320 characters"),
         ("email", "not-an-address", "must be an e-mail address (name@domain, no spaces)"),
         ("email", "jane doe@example.com", "must be an e-mail address (name@domain, no spaces)"),
+        ("email", "jane@doe@example.com", "must be an e-mail address (name@domain, no spaces)"),
+        ("email", "@example.com", "must be an e-mail address (name@domain, no spaces)"),
+        ("email", "jane@", "must be an e-mail address (name@domain, no spaces)"),
         ("email", "", "must not be empty"),
         ("phone", "+48 600 100 200", "must not contain spaces"),
         ("phone", "+4860010020012345678901", "at most 20 characters"),
@@ -269,6 +272,8 @@ def test_custom_attributes_as_a_dict():
         (1.5e16, "15000000000000000"),
         (Decimal("10.50"), "10.50"),
         (Decimal("1E+3"), "1000"),
+        (Decimal("-0.00"), "0.00"),
+        (-0.0, "0"),
         (date(2024, 2, 29), "2024-02-29"),
         (datetime(2024, 2, 29, 10, 0, 5), "2024-02-29T10:00:05Z"),
         (

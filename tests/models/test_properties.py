@@ -29,7 +29,7 @@ from airflow_provider_expertsender.models import (
 
 # No example database: nothing is written into the working tree.
 SETTINGS = settings(
-    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 timezones = st.sampled_from(
