@@ -43,7 +43,7 @@ def int_to_str(value: object) -> object:
 def check_email(value: str) -> str:
     """A shape check: exactly one ``@``, text on both sides, no whitespace.
 
-    The "one @" part is ASP.NET's ``EmailAddress`` rule, which the API (an ASP.NET service) most likely applies.
+    The "one @" part is the ``EmailAddress`` rule of ASP.NET, which the API most likely runs on.
     """
     local, at, domain = value.partition("@")
     if not at or not local or not domain or "@" in domain or _WHITESPACE_RE.search(value):
