@@ -27,6 +27,8 @@ from airflow_provider_expertsender.exceptions import (
 
 _PROBLEM = "\x00problem\x00"
 _KEY_FOLD = str.maketrans("", "", "_")
+# Longest field name shown in a message.
+_SHOWN_MAX = 64
 # Exact key spellings remembered per model class (the usual ones are a handful).
 _EXACT_MAX = 256
 # Identifiers in messages are cut to this length (they are for humans, not for matching).
@@ -36,6 +38,13 @@ _IDENTIFIER_MAX = 128
 def fold_key(key: str) -> str:
     """Matching key of a field name: lower-case without underscores (``crm_id`` == ``crmId`` == ``CRMID``)."""
     return key.translate(_KEY_FOLD).lower()
+
+
+def shown(key: str) -> str:
+    """A field name as shown in a message: cut to 64 characters (a key may be any string), NUL escaped."""
+    if len(key) > _SHOWN_MAX:
+        key = key[: _SHOWN_MAX - 3] + "..."
+    return key.replace("\x00", "\\x00")
 
 
 def add_problem(data: dict[str, Any], field: str, rule: str) -> None:
@@ -87,14 +96,14 @@ class PayloadModel(BaseModel):
             name = exact.get(key)
             if name is None:
                 if not isinstance(key, str):
-                    add_problem(out, repr(key), "field names must be strings")
+                    add_problem(out, shown(repr(key)), "field names must be strings")
                     continue
                 if key.startswith(_PROBLEM):
                     out[key] = value
                     continue
                 name = cls._keys.get(fold_key(key))
                 if name is None:
-                    add_problem(out, key, cls._unknown_rule(key))
+                    add_problem(out, shown(key), cls._unknown_rule(key))
                     continue
                 if len(exact) < _EXACT_MAX:
                     exact[key] = name
@@ -102,7 +111,8 @@ class PayloadModel(BaseModel):
                 # None means "not given": an optional field is omitted, a required one reported missing.
                 continue
             if name in out:
-                add_problem(out, name, f"given twice (as {cls._first_spelling(data, name)!r} and {key!r})")
+                first = shown(cls._first_spelling(data, name))
+                add_problem(out, name, f"given twice (as {first!r} and {shown(key)!r})")
             else:
                 out[name] = value
         return cls._prepare(out, info)
@@ -111,9 +121,12 @@ class PayloadModel(BaseModel):
     def _first_spelling(cls, data: Mapping[Any, Any], name: str) -> str:
         """The first key of ``data`` naming the field ``name`` with a value (for the "given twice" rule)."""
         return next(
-            key
-            for key, value in data.items()
-            if value is not None and isinstance(key, str) and cls._keys.get(fold_key(key)) == name
+            (
+                key
+                for key, value in data.items()
+                if value is not None and isinstance(key, str) and cls._keys.get(fold_key(key)) == name
+            ),
+            name,
         )
 
     @classmethod
@@ -124,6 +137,7 @@ class PayloadModel(BaseModel):
     @classmethod
     def _unknown_rule(cls, key: str) -> str:
         names = sorted({alias for alias in cls._keys.values()})
+        key = key[:_SHOWN_MAX]  # bounds the cost of the fuzzy match
         close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
         if not close:
             close = difflib.get_close_matches(fold_key(key), [fold_key(n) for n in names], n=1, cutoff=0.6)

@@ -17,11 +17,12 @@ INT32_MAX = 2**31 - 1
 # Largest integer a double (the API's number type) holds exactly.
 _EXACT_INT_MAX = 2**53
 
-_INT_RE = re.compile(r"[+-]?\d{1,12}")
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,6})?")
+# re.ASCII: "\d" must not match other scripts' digits ("١٢"), which the API would not parse.
+_INT_RE = re.compile(r"[+-]?\d{1,12}", re.ASCII)
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,6})?", re.ASCII)
 # What the API's Number and Money types accept in a string: what this module emits (no exponent, no "+").
-_PLAIN_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PLAIN_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _WHITESPACE_RE = re.compile(r"\s")
 
 UTC = timezone.utc

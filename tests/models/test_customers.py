@@ -213,6 +213,13 @@ def test_field_given_twice_under_two_spellings():
     assert found == {"firstName": "given twice (as 'first_name' and 'firstName')"}
 
 
+def test_long_and_odd_unknown_keys_are_shown_safely():
+    found = problems(
+        lambda: customer_payload({"email": "a@b.co", "k" * 5000: 1, "a\x00b": 2}, match_by="Email")
+    )
+    assert set(found) == {"k" * 61 + "...", "a\\x00b"}
+
+
 def test_non_string_keys_are_reported():
     found = problems(lambda: customer_payload({"email": "a@b.co", 7: "x"}, match_by="Email"))
     assert found == {"7": "field names must be strings"}

@@ -180,6 +180,7 @@ def test_money_keeps_the_decimal_value(given, sent):
         (Decimal("1E+400"), "must be a finite number within the range of a double"),
         (2**60, "must be at most 9007199254740992"),
         ("12,50", "must be a number"),
+        ("\u0661\u0662", "must be a number"),  # Arabic-Indic digits
         ("abc", "must be a number"),
         (True, "must be a number, not true/false"),
         ([1], "must be a number"),
@@ -208,6 +209,7 @@ def test_money_rules(given, rule):
         ("websiteId", 2**31, "must be an integer from -2147483648 to 2147483647"),
         ("websiteId", "seven", "must be an integer from -2147483648 to 2147483647"),
         ("websiteId", 7.5, "must be an integer from -2147483648 to 2147483647"),
+        ("websiteId", "\u0667", "must be an integer from -2147483648 to 2147483647"),  # Arabic-Indic 7
         ("status", "shipped", "one of placed, paid, completed, canceled"),
         ("currency", "zł", "must be 3 letters (an ISO 4217 code such as EUR)"),
         ("currency", "EURO", "must be 3 letters (an ISO 4217 code such as EUR)"),
