@@ -157,6 +157,25 @@ def describe_failure(error: ExpertSenderError) -> str:
     return type(error).__name__
 
 
+def _explain_giving_up(
+    error: ExpertSenderError, policy: RetryPolicy, *, attempts: int, elapsed: float, idempotent: bool
+) -> None:
+    """Say in the error's message why a retryable-looking failure is final."""
+    if attempts > 1:
+        note = f"Gave up after {attempts} attempts in {elapsed:.1f} s."
+    elif policy.is_retryable(error, idempotent=True) and not policy.is_retryable(
+        error, idempotent=idempotent
+    ):
+        note = (
+            "Not repeated: the request may already have been applied and repeating it could apply it twice "
+            "(pass retry_unsafe=True to accept that)."
+        )
+    else:
+        return
+    error.message = f"{error.message} {note}"
+    error.args = (error.message, *error.args[1:])
+
+
 def _log_retry(
     logger: Any,
     label: str,
@@ -202,8 +221,10 @@ def call_with_retries(
             return attempt()
         except ExpertSenderError as error:
             retry += 1
-            wait = policy.next_wait(error, retry=retry, elapsed=clock() - started, idempotent=idempotent)
+            elapsed = clock() - started
+            wait = policy.next_wait(error, retry=retry, elapsed=elapsed, idempotent=idempotent)
             if wait is None:
+                _explain_giving_up(error, policy, attempts=retry, elapsed=elapsed, idempotent=idempotent)
                 raise
             _log_retry(logger, label, error, retry, policy, wait)
         sleep(wait)
@@ -227,8 +248,10 @@ async def acall_with_retries(
             return await attempt()
         except ExpertSenderError as error:
             retry += 1
-            wait = policy.next_wait(error, retry=retry, elapsed=clock() - started, idempotent=idempotent)
+            elapsed = clock() - started
+            wait = policy.next_wait(error, retry=retry, elapsed=elapsed, idempotent=idempotent)
             if wait is None:
+                _explain_giving_up(error, policy, attempts=retry, elapsed=elapsed, idempotent=idempotent)
                 raise
             _log_retry(logger, label, error, retry, policy, wait)
         await sleep(wait)

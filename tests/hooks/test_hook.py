@@ -229,6 +229,7 @@ def test_html_502_exhausts_the_budget_and_keeps_its_status(hook, emulator, waits
         hook.list_consents()
     assert info.value.status == 502
     assert "non-JSON body" in info.value.message
+    assert "Gave up after 4 attempts" in info.value.message
     assert calls(emulator, "GET", "/customerconsents") == 4  # max_retries=3 in the test connection
     assert len(waits) == 3
 
@@ -238,6 +239,7 @@ def test_5xx_on_a_non_idempotent_call_is_not_repeated(hook, emulator, waits):
     with pytest.raises(ExpertSenderServerError) as info:
         hook.send_custom_event(1, email="a@example.com")
     assert info.value.maybe_applied is True
+    assert "retry_unsafe=True" in info.value.message
     assert (calls(emulator, "POST", "/scenariocustomevents"), waits) == (1, [])
     emulator.switches.fail_next(1, status=500)
     with pytest.raises(ExpertSenderServerError):

@@ -160,14 +160,26 @@ def test_loop_gives_up_with_the_last_error():
     assert info.value is last
     assert attempt.calls == 2
     assert len(waits) == 1
+    assert str(last).startswith("last Gave up after 2 attempts in ")
 
 
 def test_loop_does_not_repeat_a_possibly_applied_unsafe_call():
     waits: list[float] = []
     attempt = Script(transport(maybe_applied=True))
-    with pytest.raises(ExpertSenderTransportError):
+    with pytest.raises(ExpertSenderTransportError) as info:
         call_with_retries(attempt, policy=RetryPolicy(), idempotent=False, label="L", sleep=waits.append)
     assert (attempt.calls, waits) == (1, [])
+    assert "Not repeated" in str(info.value)
+    assert "retry_unsafe=True" in info.value.message
+
+
+def test_a_final_first_failure_keeps_its_message():
+    error = ExpertSenderValidationError("rejected")
+    with pytest.raises(ExpertSenderValidationError) as info:
+        call_with_retries(
+            Script(error), policy=RetryPolicy(), idempotent=True, label="L", sleep=lambda _: None
+        )
+    assert str(info.value) == info.value.message == "rejected"
 
 
 def test_loop_stops_at_the_time_budget():
