@@ -64,13 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs["type"] = str
             kwargs["metavar"] = "A,B"
         elif name in _OPTIONAL_INT:
-            kwargs["type"] = _none_or(int)
+            kwargs.update(type=_none_or(int), metavar="N|none")
         elif name in _OPTIONAL_FLOAT:
-            kwargs["type"] = _none_or(float)
+            kwargs.update(type=_none_or(float), metavar="X|none")
         else:
             kwargs["type"] = type(default)
             if doc["choices"]:
                 kwargs["choices"] = doc["choices"]
+            else:
+                kwargs["metavar"] = "X" if isinstance(default, float) else "N"
         group.add_argument(flag, **kwargs)
     return parser
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 JSON_TYPE = "application/json; charset=utf-8"
 PROBLEM_TYPE = "application/problem+json; charset=utf-8"
 
-_TITLES = {
+TITLES = {
     400: "One or more validation errors occurred.",
     401: "Unauthorized",
     403: "Forbidden",
@@ -109,7 +109,7 @@ def problem(
     """An RFC 7807 problem details response with ExpertSender's ``substatus`` (and ASP.NET's ``errors``)."""
     body: dict[str, Any] = {
         "type": _TYPES.get(status, "about:blank"),
-        "title": title or _TITLES.get(status, "Error"),
+        "title": title or TITLES.get(status, "Error"),
         "status": status,
         "substatus": substatus,
         "detail": detail,

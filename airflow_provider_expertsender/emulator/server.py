@@ -266,7 +266,7 @@ def _fault_response(fault: Fault, path: str) -> app.Response:
             ra if isinstance(ra, str) else (str(int(ra)) if float(ra).is_integer() else str(ra))
         )
     if fault.html:
-        title = app._TITLES.get(fault.status, "Error")
+        title = app.TITLES.get(fault.status, "Error")
         page = _HTML_PAGE.format(status=fault.status, title=title)
         return app.Response(fault.status, page, headers, "text/html; charset=utf-8")
     if fault.status == 429:
