@@ -24,6 +24,7 @@ known to be valid. With ``on_invalid="skip"`` validation and sending overlap.
 from __future__ import annotations
 
 import logging
+import marshal
 import math
 import pickle
 import tempfile
@@ -31,7 +32,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_expertsender.exceptions import (
     ExpertSenderConfigError,
@@ -188,6 +189,31 @@ def _named_errors(exc: ExpertSenderError, size: int) -> dict[int, str]:
     return named
 
 
+def _spool_dump(batch: _Batch, spool: IO[bytes]) -> None:
+    """Write a batch to the spool: payloads with :mod:`marshal` (JSON types, twice as fast as pickle), the
+    originals (any type: dates, decimals...) with :mod:`pickle`."""
+    try:
+        data = marshal.dumps((batch.number, batch.positions, batch.payloads, batch.keys))
+    except ValueError:  # a payload value marshal does not know
+        spool.write(b"P")
+        pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+        return
+    spool.write(b"M")
+    spool.write(data)
+    if batch.originals is not None:
+        pickle.dump(batch.originals, spool, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _spool_load(spool: IO[bytes], with_originals: bool) -> _Batch:
+    """Read back a batch written by :func:`_spool_dump` (our own file, written earlier by this process)."""
+    if spool.read(1) == b"P":
+        batch: _Batch = pickle.load(spool)
+        return batch
+    number, positions, payloads, keys = marshal.load(spool)
+    originals = pickle.load(spool) if with_originals else None
+    return _Batch(number, positions, payloads, originals, keys)
+
+
 def _unusable(record: Any, position: int) -> InvalidRecord:
     """The validation failure of something that is not a record (an unreadable line, a row_mapper failure)."""
     if isinstance(record, RowError):
@@ -286,7 +312,7 @@ class _Engine:
         for position, record in enumerate(records):
             progress.read += 1
             try:
-                if not isinstance(record, Mapping):
+                if type(record) is not dict and not isinstance(record, Mapping):
                     raise ExpertSenderInvalidRecordError(_unusable(record, position))
                 payload = payload_of(record, position)
             except ExpertSenderInvalidRecordError as err:
@@ -331,7 +357,7 @@ class _Engine:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, prefix="expertsender-") as spool:
             count = 0
             for batch in batches:
-                pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                _spool_dump(batch, spool)
                 count += 1
             self.raise_if_invalid()
             self.log.info(
@@ -343,7 +369,7 @@ class _Engine:
             self.progress.phase = "sending"
             spool.seek(0)
             for _ in range(count):
-                yield pickle.load(spool)  # our own spool, written above in this process
+                yield _spool_load(spool, self.keep_originals)
 
     def raise_if_invalid(self) -> None:
         """``on_invalid="fail"``: after the whole input was validated, refuse to send anything if a record is

@@ -157,6 +157,11 @@ class RowMapper:
         self.resource = resource
         self.field_map = dict(field_map or {})
         self.row_mapper = load_row_mapper(row_mapper)
+        self._attribute_fields = (
+            ("customAttributes", "custom_attributes")
+            if resource == "customers"
+            else ("orderAttributes", "order_attributes")
+        )
         # With a row_mapper, field_map renames before it runs (in _rows), so the plans must not rename again.
         self._renames = {} if self.row_mapper is not None else self.field_map
         self._plans: dict[tuple[str, ...], _Plan] = {}
@@ -260,8 +265,8 @@ class RowMapper:
                     target = nested
                 target[arg[-1]] = value
         if attributes:
-            field = "customAttributes" if self.resource == "customers" else "orderAttributes"
-            existing = record.pop(field, None) or record.pop(_snake(field), None) or []
+            field, snake = self._attribute_fields
+            existing = record.pop(field, None) or record.pop(snake, None) or []
             record[field] = [*existing, *attributes]
         if consents:
             data = record.pop("consentsData", None) or record.pop("consents_data", None) or {}
@@ -299,10 +304,10 @@ class RowMapper:
         apply = self._apply
         if self.resource == "customers":
             for row in rows:
-                if isinstance(row, RowError) or not isinstance(row, Mapping):
-                    yield row
-                else:
+                if type(row) is dict or (isinstance(row, Mapping) and not isinstance(row, RowError)):
                     yield apply(row)[0]
+                else:
+                    yield row
             return
         # Orders: rows with product_* columns are product lines, grouped by consecutive order id.
         current: dict[str, Any] | None = None
@@ -335,7 +340,3 @@ class RowMapper:
                 current["products"].append(product)
         if current is not None:
             yield current
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)

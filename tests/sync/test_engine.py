@@ -399,3 +399,23 @@ def test_empty_input(hook, store):
     summary = write(hook, records=[])
     assert (summary["read"], summary["batches"], summary["requests"]) == (0, 0, 0)
     assert store.request_count == 0
+
+
+def test_dead_letters_keep_the_original_records_through_the_spool(hook, store, tmp_path, monkeypatch):
+    from datetime import datetime, timezone
+
+    monkeypatch.setattr("airflow_provider_expertsender.sync.engine.SPOOL_MEMORY_BYTES", 512)
+    born = datetime(1990, 4, 2, tzinfo=timezone.utc)
+    records = [customer(i, date_of_birth=born) for i in range(30)]
+    records[17] = customer(
+        17, date_of_birth=born, custom_attributes=[{"name": "no_such_attribute", "value": "1"}]
+    )
+    dead = tmp_path / "dead.jsonl"
+
+    summary = write(hook, records=records, batch_size=7, max_rejected=1, dead_letter_path=str(dead))
+
+    assert summary["accepted"] == 29
+    [line] = [json.loads(text) for text in dead.read_text().splitlines()]
+    assert line["position"] == 17
+    assert line["record"]["date_of_birth"] == "1990-04-02T00:00:00+00:00"
+    assert line["record"]["custom_attributes"] == [{"name": "no_such_attribute", "value": "1"}]

@@ -1,0 +1,405 @@
+"""Bulk-write benchmark (a script, not a test): throughput, peak memory and import cost.
+
+    python tests/benchmarks/bench_sync.py            # full run: 200k rows, RSS at 200k and 1M rows
+    python tests/benchmarks/bench_sync.py --small    # CI smoke run: a few thousand rows, same code paths
+    python tests/benchmarks/bench_sync.py --profile  # also cProfile the operator run, top functions
+
+The emulator runs in its own process (``python -m airflow_provider_expertsender.emulator --latency-ms 20``:
+every request waits 20 ms before it is processed, like a remote API), restarted fresh for every measurement.
+
+Throughput (batch 500, 8 requests in flight), on the same customers:
+
+* operator -- ``ExpertSenderUpsertCustomersOperator(source_path=<JSON Lines file>).execute()``: reads the
+  file, maps the flat rows (``attr_*``, ``consent_*``), validates every record, batches, sends, summarises.
+  With the default ``on_invalid="fail"`` the whole file is validated before the first request (two phases);
+  with ``on_invalid="skip"`` validation and sending overlap (one phase). Both are measured;
+* minimal client -- the same batches, already serialized to the API's JSON, posted with ``requests`` from
+  8 threads: the floor any client pays (HTTP + the emulator's work);
+* one per request -- the naive integration: one customer per POST, sequentially (a sample, extrapolated).
+
+Peak RSS: each run is a subprocess reading ``ru_maxrss``; the baseline is the same interpreter after
+importing Airflow and everything the run imports (operator, hook, models, sync, requests, psycopg2), so the
+difference is what the data costs. The 1M-row inputs reuse 200k e-mail addresses (the emulator keeps every
+customer in memory; the writing process never sees the difference).
+
+Import cost: ``import <module>`` after ``import airflow``, best of 5 fresh interpreters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+KEY = "bench-sync-key"
+LATENCY_MS = 20
+BATCH = 500
+CONCURRENCY = 8
+EMAIL_CYCLE = 200_000
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
+PG_TABLE = "es_bench_customers"
+OPERATOR_MODULES = [
+    "airflow_provider_expertsender.operators.customers",
+    "airflow_provider_expertsender.operators.orders",
+    "airflow_provider_expertsender.operators.events",
+    "airflow_provider_expertsender.operators.settings",
+]
+
+
+# ------------------------------------------------------------------------------------------------- inputs
+
+
+def row(i: int) -> dict[str, Any]:
+    """One flat warehouse-style row (mapped by the operator to customAttributes / consentsData)."""
+    return {
+        "email": f"bench{i % EMAIL_CYCLE}@example.com",
+        "first_name": "Bench",
+        "last_name": f"Mark{i}",
+        "attr_city": "Gdansk",
+        "attr_points": i % 1000,
+        "consent_1": i % 2 == 0,
+    }
+
+
+def api_record(i: int) -> dict[str, Any]:
+    """The same customer as the API JSON the provider sends."""
+    r = row(i)
+    return {
+        "email": r["email"],
+        "firstName": r["first_name"],
+        "lastName": r["last_name"],
+        "customAttributes": [
+            {"name": "city", "value": "Gdansk"},
+            {"name": "points", "value": r["attr_points"]},
+        ],
+        "consentsData": {"consents": [{"id": 1, "value": "True" if r["consent_1"] else "False"}]},
+    }
+
+
+def write_jsonl(path: Path, rows: int) -> Path:
+    if path.exists():
+        return path
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(rows):
+            handle.write(json.dumps(row(i)))
+            handle.write("\n")
+    return path
+
+
+def pg_connect() -> Any:
+    import psycopg2
+
+    return psycopg2.connect(connect_timeout=2, **PG)
+
+
+def pg_table(rows: int) -> bool:
+    """Create the source table (``rows`` rows) unless it exists; False when PostgreSQL is unreachable."""
+    try:
+        con = pg_connect()
+    except Exception as err:
+        print(f"  PostgreSQL unreachable ({err}); skipping the SQL runs.")
+        return False
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_tables WHERE tablename = %s", (PG_TABLE,))
+        exists = cur.fetchone()[0]
+        if exists:
+            cur.execute(f"SELECT count(*) FROM {PG_TABLE}")
+            exists = cur.fetchone()[0] >= rows
+        if not exists:
+            cur.execute(f"DROP TABLE IF EXISTS {PG_TABLE}")
+            cur.execute(
+                f"CREATE TABLE {PG_TABLE} AS SELECT g AS n, 'bench' || (g % {EMAIL_CYCLE}) || '@example.com' "
+                "AS email, 'Bench'::text AS first_name, 'Mark' || g AS last_name, "
+                f"'Gdansk'::text AS attr_city, g % 1000 AS attr_points, g % 2 = 0 AS consent_1 "
+                f"FROM generate_series(0, {rows - 1}) g"
+            )
+            cur.execute(f"CREATE INDEX ON {PG_TABLE} (n)")
+    con.close()
+    return True
+
+
+# ----------------------------------------------------------------------------------------------- emulator
+
+
+@contextmanager
+def emulator(latency_ms: float = LATENCY_MS) -> Any:
+    """A fresh emulator process; yields its URL."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_expertsender.emulator",
+            "--port",
+            "0",
+            "--quiet",
+            "--api-key",
+            KEY,
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        yield next(word for word in line.split() if word.startswith("http://")).rstrip(".,")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def use_connection(url: str) -> None:
+    os.environ["AIRFLOW_CONN_EXPERTSENDER_DEFAULT"] = json.dumps(
+        {"conn_type": "expertsender", "host": url, "password": KEY, "extra": {"read_timeout": 120}}
+    )
+
+
+# --------------------------------------------------------------------------------------------- throughput
+
+
+def run_operator(source: dict[str, Any], profile: bool = False) -> dict[str, Any]:
+    from airflow_provider_expertsender.operators.customers import ExpertSenderUpsertCustomersOperator
+
+    op = ExpertSenderUpsertCustomersOperator(
+        task_id="bench", batch_size=BATCH, max_concurrency=CONCURRENCY, **source
+    )
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    summary = op.execute({})
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - started
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        print(out.getvalue())
+    assert summary["accepted"] == summary["read"], summary
+    return {"seconds": elapsed, "records": summary["read"], "requests": summary["requests"]}
+
+
+def run_minimal_client(url: str, rows: int) -> dict[str, Any]:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    bodies = [
+        json.dumps(
+            {
+                "mode": "AddOrUpdate",
+                "matchBy": "Email",
+                "data": [api_record(i) for i in range(s, min(s + BATCH, rows))],
+            }
+        ).encode()
+        for s in range(0, rows, BATCH)
+    ]
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=CONCURRENCY))
+    headers = {"x-api-key": KEY, "Content-Type": "application/json"}
+
+    def post(body: bytes) -> None:
+        response = session.post(f"{url}/customers", data=body, headers=headers, timeout=120)
+        response.raise_for_status()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(post, bodies))
+    return {"seconds": time.perf_counter() - started, "records": rows, "requests": len(bodies)}
+
+
+def run_one_per_request(url: str, sample: int) -> dict[str, Any]:
+    import requests
+
+    session = requests.Session()
+    headers = {"x-api-key": KEY, "Content-Type": "application/json"}
+    bodies = [
+        json.dumps({"mode": "AddOrUpdate", "matchBy": "Email", "data": [api_record(i)]})
+        for i in range(sample)
+    ]
+    started = time.perf_counter()
+    for body in bodies:
+        session.post(f"{url}/customers", data=body, headers=headers, timeout=120).raise_for_status()
+    return {"seconds": time.perf_counter() - started, "records": sample, "requests": sample}
+
+
+# ------------------------------------------------------------------------------------------------- memory
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run inside a subprocess: print this process's peak RSS (KiB) after the requested work."""
+    import airflow  # noqa: F401
+    import psycopg2  # noqa: F401
+    import requests  # noqa: F401
+
+    import airflow_provider_expertsender.hooks.expertsender
+    import airflow_provider_expertsender.models
+    import airflow_provider_expertsender.operators.customers
+    import airflow_provider_expertsender.sync.sources  # noqa: F401
+
+    if args.child == "file":
+        run_operator({"source_path": args.path})
+    elif args.child == "pg":
+        os.environ["AIRFLOW_CONN_BENCH_PG"] = json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": PG["host"],
+                "port": PG["port"],
+                "login": PG["user"],
+                "schema": PG["dbname"],
+            }
+        )
+        sql = (
+            "SELECT email, first_name, last_name, attr_city, attr_points, consent_1 "
+            f"FROM {PG_TABLE} WHERE n < {args.rows} ORDER BY n"
+        )
+        run_operator({"sql": sql, "sql_conn_id": "bench_pg"})
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def peak_rss_mb(kind: str, url: str, rows: int = 0, path: str = "") -> float:
+    env = {**os.environ}
+    if url:
+        env["AIRFLOW_CONN_EXPERTSENDER_DEFAULT"] = json.dumps(
+            {"conn_type": "expertsender", "host": url, "password": KEY, "extra": {"read_timeout": 120}}
+        )
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--rows", str(rows), "--path", path],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(out.strip().splitlines()[-1]) / 1024
+
+
+# ------------------------------------------------------------------------------------------------- imports
+
+
+def import_cost_ms(module: str, repeat: int = 5) -> float:
+    code = f"import time, airflow\nt = time.perf_counter()\nimport {module}\nprint(time.perf_counter() - t)"
+    times = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(repeat)
+    ]
+    return min(times) * 1000
+
+
+# ---------------------------------------------------------------------------------------------------- main
+
+
+def rate(result: dict[str, Any]) -> float:
+    return result["records"] / result["seconds"]
+
+
+def cols(result: dict[str, Any]) -> tuple[int, int, float, float]:
+    return result["records"], result["requests"], result["seconds"], rate(result)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--small", action="store_true", help="CI smoke run: few rows, same code paths")
+    parser.add_argument("--profile", action="store_true", help="cProfile the operator run")
+    parser.add_argument("--skip-rss", action="store_true", help="skip the peak-memory runs")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--rows", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--path", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return 0
+
+    rows = 5_000 if args.small else 200_000
+    sample = 200 if args.small else 2_000
+    rss_rows = [5_000, 25_000] if args.small else [200_000, 1_000_000]
+    workdir = Path(os.environ.get("BENCH_DIR", tempfile.gettempdir())) / "es-bench-sync"
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    failures: list[str] = []
+
+    print(f"Throughput: {rows:,} customers, batch {BATCH}, {CONCURRENCY} in flight, latency {LATENCY_MS} ms")
+    source = write_jsonl(workdir / f"customers-{rows}.jsonl", rows)
+    with emulator() as url:
+        use_connection(url)
+        operator = run_operator({"source_path": str(source)}, profile=args.profile)
+    with emulator() as url:
+        use_connection(url)
+        streaming = run_operator({"source_path": str(source), "on_invalid": "skip"})
+    with emulator() as url:
+        minimal = run_minimal_client(url, rows)
+    with emulator() as url:
+        single = run_one_per_request(url, sample)
+    single_total = rows / rate(single)
+    table = [
+        ("operator, on_invalid=fail (default)", *cols(operator)),
+        ("operator, on_invalid=skip", *cols(streaming)),
+        ("minimal client (pre-serialized)", *cols(minimal)),
+        (f"one per request ({sample:,} sample)", rows, rows, single_total, rate(single)),
+    ]
+    print(f"  {'run':<38}{'records':>10}{'requests':>10}{'seconds':>10}{'records/s':>12}")
+    for name, records, requests_, seconds, per_s in table:
+        print(f"  {name:<38}{records:>10,}{requests_:>10,}{seconds:>10.2f}{per_s:>12,.0f}")
+    vs_minimal = rate(operator) / rate(minimal)
+    vs_single = rate(operator) / rate(single)
+    print(f"  operator / minimal client = {vs_minimal:.2f}x (target >= 0.7x)")
+    overlap = rate(streaming) / rate(minimal)
+    print(f"  operator (skip: validation overlaps sending) / minimal client = {overlap:.2f}x")
+    print(f"  operator / one per request = {vs_single:.0f}x (target >= 100x)")
+    if vs_minimal < 0.7:
+        failures.append(f"operator at {vs_minimal:.2f}x of the minimal client")
+    if vs_single < 100:
+        failures.append(f"operator only {vs_single:.0f}x one-per-request")
+
+    if not args.skip_rss:
+        print("\nPeak RSS (MB), each run in its own process:")
+        baseline = peak_rss_mb("baseline", "")
+        print(f"  {'baseline (airflow + provider imported)':<44}{baseline:>10.0f}")
+        have_pg = pg_table(max(rss_rows))
+        for kind in ("file", "pg"):
+            if kind == "pg" and not have_pg:
+                continue
+            peaks = []
+            for n in rss_rows:
+                path = str(write_jsonl(workdir / f"customers-{n}.jsonl", n)) if kind == "file" else ""
+                with emulator() as url:
+                    peak = peak_rss_mb(kind, url, n, path)
+                peaks.append(peak)
+                print(f"  {kind + f' {n:,} rows':<44}{peak:>10.0f}   +{peak - baseline:.0f} above baseline")
+            growth = (peaks[-1] - peaks[0]) / peaks[0]
+            print(f"  {kind} growth {rss_rows[0]:,} -> {rss_rows[-1]:,} rows: {growth:+.1%} (target < 10%)")
+            if peaks[-1] - baseline > 200:
+                failures.append(f"{kind}: {peaks[-1] - baseline:.0f} MB above baseline")
+            if growth > 0.10:
+                failures.append(f"{kind}: RSS grew {growth:.1%}")
+
+    print("\nImport cost over `import airflow` (best of 5):")
+    for module in OPERATOR_MODULES:
+        cost = import_cost_ms(module)
+        print(f"  {module:<56}{cost:>8.1f} ms")
+        if cost > 50:
+            failures.append(f"{module} imports in {cost:.0f} ms")
+
+    if failures:
+        print("\nBelow target: " + "; ".join(failures))
+        return 1
+    print("\nAll targets met.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
