@@ -239,14 +239,22 @@ def record_identifier(kind: str, record: object) -> str | None:
     if not isinstance(record, Mapping):
         return None
     wanted = _ORDER_KEYS if kind == "order" else _CUSTOMER_KEYS
-    found: dict[str, object] = {}
+    found: dict[str, str] = {}
     for key, value in record.items():
-        if isinstance(key, str) and value is not None and value != "":
+        if isinstance(key, str):
             folded = fold_key(key)
             if folded in wanted and folded not in found:
-                found[folded] = value
-    for key in wanted:
-        value = found.get(key)
-        if isinstance(value, (str, int)) and not isinstance(value, bool):
-            return str(value)[:_IDENTIFIER_MAX]
+                text = identifier_text(value)
+                if text:
+                    found[folded] = text
+    return next((found[key] for key in wanted if key in found), None)
+
+
+def identifier_text(value: object) -> str | None:
+    """A string or integer identifier as text for messages (cut to 128 characters), else ``None``."""
+    if isinstance(value, str):
+        return value[:_IDENTIFIER_MAX]
+    if isinstance(value, int) and not isinstance(value, bool):
+        # str() of a huge int is slow, and refused beyond 4300 digits.
+        return str(value)[:_IDENTIFIER_MAX] if value.bit_length() <= 1024 else "(a very large integer)"
     return None

@@ -26,6 +26,8 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _WHITESPACE_RE = re.compile(r"\s")
 
 UTC = timezone.utc
+# Integers longer than this (about 400 digits) are refused before str() (slow, and refused past 4300 digits).
+_HUGE_BITS = 1330
 
 
 # ----------------------------------------------------------------------------------------------- identifiers
@@ -37,6 +39,8 @@ def int_to_str(value: object) -> object:
     Floats are not converted: ``10042.0`` is most likely a damaged id, so it fails as "must be a string".
     """
     if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > _HUGE_BITS:
+            raise ValueError("must be a string (this integer is far too long for an identifier)")
         return str(value)
     return value
 
@@ -173,6 +177,8 @@ def _decimal_to_float(value: Decimal) -> float:
 def plain_number(value: int | float | Decimal) -> str:
     """A number as a string without exponent or float noise: ``0.1`` -> ``"0.1"``, ``5.0`` -> ``"5"``."""
     if isinstance(value, int):
+        if value.bit_length() > _HUGE_BITS:
+            raise ValueError("must be a number between -1e400 and 1e400")
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):

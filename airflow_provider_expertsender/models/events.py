@@ -15,6 +15,7 @@ from airflow_provider_expertsender.models._base import (
     PayloadModel,
     add_problem,
     fold_key,
+    identifier_text,
     invalid,
     problems_from,
 )
@@ -177,9 +178,7 @@ def custom_event_payload(
     try:
         model = CustomEvent.model_validate(data)
     except ValidationError as err:
-        value = given[name]
-        identifier = str(value)[:128] if isinstance(value, (str, int)) else None
-        raise invalid(0, identifier, problems_from(err)) from None
+        raise invalid(0, identifier_text(given[name]), problems_from(err)) from None
     return model.to_api()
 
 

@@ -154,6 +154,16 @@ def test_integer_identifiers_become_strings():
     assert payload == {"crmId": "10042", "phone": "48600100200"}
 
 
+def test_huge_integers_are_refused_without_crashing():
+    found = problems(
+        lambda: customer_payload({"crmId": 10**5000, "customAttributes": {"n": 10**5000}}, match_by="CrmId")
+    )
+    assert found == {
+        "crmId": "must be a string (this integer is far too long for an identifier)",
+        "customAttributes[0].value": "must be a number between -1e400 and 1e400",
+    }
+
+
 def test_booleans_are_not_identifiers():
     assert "crmId" in problems(lambda: customer_payload({"crmId": True}, match_by="CrmId"))
 

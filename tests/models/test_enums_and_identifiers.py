@@ -75,6 +75,8 @@ def test_unknown_values_are_config_errors_listing_the_choices(function, given, l
         ("order", None, None),
         ("customer", ["email", "a@b.co"], None),
         ("customer", {"email": "x" * 500}, "x" * 128),
+        ("customer", {"crmId": 10**5000}, "(a very large integer)"),
+        ("customer", {"email": object(), "crm_id": 7}, "7"),
     ],
 )
 def test_record_identifier(kind, record, expected):

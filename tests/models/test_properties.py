@@ -39,6 +39,7 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
+    st.sampled_from([16, 500, 5000]).map(lambda digits: -(10**digits)),  # huge: str() refuses > 4300 digits
     st.floats(),
     st.text(max_size=30),
     st.decimals(),
