@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
 _FOLD = str.maketrans("", "", "_- ")
 
@@ -119,7 +119,7 @@ def normalize_order_status(status: object) -> str:
     return _normalize(ORDER_STATUS_TABLE, ORDER_STATUSES, status, "order status")
 
 
-def enum_validator(table: Mapping[str, str], values: Iterable[str]) -> object:
+def enum_validator(table: Mapping[str, str], values: Iterable[str]) -> Callable[[object], object]:
     """A pydantic before-validator mapping any accepted spelling to the documented one."""
     rule = one_of(values)
 

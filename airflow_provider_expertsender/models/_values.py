@@ -10,8 +10,12 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 INT32_MAX = 2**31 - 1
 # Largest integer a double (the API's number type) holds exactly.
@@ -71,7 +75,7 @@ def currency(value: object) -> object:
     return value
 
 
-def hex_digest(length: int, what: str) -> object:
+def hex_digest(length: int, what: str) -> Callable[[object], object]:
     """Validator of a lower-case hexadecimal hash of ``length`` characters."""
     pattern = re.compile(f"[0-9a-f]{{{length}}}")
 
@@ -88,7 +92,7 @@ def hex_digest(length: int, what: str) -> object:
     return check
 
 
-def int32(minimum: int) -> object:
+def int32(minimum: int) -> Callable[[object], object]:
     """Validator of an int32 field (``websiteId``, consent ids...) accepting ints and integer strings."""
     rule = f"must be an integer from {minimum} to {INT32_MAX}"
 
@@ -349,10 +353,3 @@ def _valid_url(text: str) -> bool:
     except ValueError:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
-
-
-def to_decimal_or_none(text: str) -> Decimal | None:
-    try:
-        return Decimal(text)
-    except (InvalidOperation, ValueError):
-        return None

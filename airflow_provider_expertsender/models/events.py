@@ -37,10 +37,13 @@ CUSTOMER_ID_AS_STRING = False
 _STRING_MAX = 255
 
 
+_POSITIVE_INT32 = _values.int32(1)
+
+
 def _customer_id(value: Any) -> Any:
     if value is None:
         return None
-    number = _values.int32(1)(value)  # type: ignore[operator]
+    number = _POSITIVE_INT32(value)
     return str(number) if CUSTOMER_ID_AS_STRING else number
 
 
