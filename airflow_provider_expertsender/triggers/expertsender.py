@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -83,17 +84,18 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
     def _prepare(self) -> None:
         """Validate and normalize arguments (inside ``run()``, so a problem becomes an error event)."""
 
+    @abstractmethod
     async def _fetch(self, hook: ExpertSenderAsyncHook) -> dict[str, Any]:
         """Get the record; raise ``ExpertSenderNotFoundError`` when it does not exist (yet)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _judge(self, record: dict[str, Any]) -> Verdict:
-        raise NotImplementedError
+        """Whether the record ends the wait (``triggers/_conditions.py``, as the sensor's poke)."""
 
     @property
+    @abstractmethod
     def _what(self) -> str:
         """What is awaited, for messages: an order id or a customer identifier's kind (no personal data)."""
-        raise NotImplementedError
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until success, failure, the deadline or an error; yield exactly one event, then return."""

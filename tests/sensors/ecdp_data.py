@@ -1,13 +1,15 @@
 """Test data for the sensor and trigger tests, written into the emulator over real HTTP with the sync hook.
 
-``later(seconds, fn, *args)`` runs a write from a background thread while a sensor or trigger is waiting,
-as another system writing to ExpertSender would; the fixture joins the threads and re-raises their errors.
+``after_gets(n, fn, *args)`` runs a write from a background thread once the sensor or trigger has looked
+``n`` times, as another system writing to ExpertSender would; the fixture joins the threads and re-raises
+their errors.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,8 +39,9 @@ def order_record(order_id: str, *, status: str | None = "placed", email: str = E
 class Ecdp:
     """Writes into the emulator's business unit, as other systems do while a sensor waits."""
 
-    def __init__(self, hook: ExpertSenderHook) -> None:
+    def __init__(self, hook: ExpertSenderHook, emulator: Any) -> None:
         self.hook = hook
+        self.emulator = emulator
         self._threads: list[threading.Thread] = []
         self._errors: list[BaseException] = []
 
@@ -54,18 +57,38 @@ class Ecdp:
     def delete(self, order_id: str) -> None:
         self.hook.delete_order(order_id)
 
-    def later(self, seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Call ``fn(*args, **kwargs)`` from a background thread after ``seconds``."""
-        done = threading.Event()
+    def after_gets(
+        self, count: int, fn: Callable[..., Any], *args: Any, route: str | None = None, **kwargs: Any
+    ) -> None:
+        """Call ``fn(*args, **kwargs)`` from a background thread once the emulator has answered ``count`` more
+        GET requests (on ``route``, a template such as ``/orders/id/{order_id}``, if given).
+
+        The write thus happens *after* the sensor or trigger has looked and found nothing, whatever the
+        machine's speed: the test proves the waiting, not a timing.
+        """
+        emulator = self.emulator
+        baseline = len(emulator.requests)
+
+        def seen() -> int:
+            return sum(
+                1
+                for r in emulator.requests[baseline:]
+                if r.method == "GET" and (route is None or r.route == route)
+            )
 
         def _run() -> None:
-            done.wait(seconds)
+            deadline = time.monotonic() + 60
+            while seen() < count:
+                if time.monotonic() > deadline:
+                    self._errors.append(TimeoutError(f"fewer than {count} GET requests in 60 s"))
+                    return
+                time.sleep(0.01)
             try:
                 fn(*args, **kwargs)
             except BaseException as err:  # surfaced by the fixture's teardown
                 self._errors.append(err)
 
-        thread = threading.Thread(target=_run, daemon=True, name="ecdp-later")
+        thread = threading.Thread(target=_run, daemon=True, name="ecdp-after-gets")
         self._threads.append(thread)
         thread.start()
 
@@ -77,9 +100,9 @@ class Ecdp:
 
 
 @pytest.fixture
-def ecdp(expertsender_conn: str) -> Iterator[Ecdp]:
+def ecdp(emulator: Any, expertsender_conn: str) -> Iterator[Ecdp]:
     with ExpertSenderHook(expertsender_conn_id=expertsender_conn) as hook:
-        writer = Ecdp(hook)
+        writer = Ecdp(hook, emulator)
         yield writer
         writer.join()
 

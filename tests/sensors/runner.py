@@ -29,7 +29,14 @@ except ImportError:  # Airflow 2
         TaskDeferred,
     )
 
-__all__ = ["AirflowFailException", "AirflowSensorTimeout", "AirflowSkipException", "run_sensor"]
+__all__ = [
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "TaskDeferred",
+    "one_event",
+    "run_sensor",
+]
 
 
 @dataclass
@@ -48,7 +55,7 @@ class SensorRun:
     deferrals: list[Deferral]
 
 
-def _one_event(trigger: Any) -> dict[str, Any]:
+def one_event(trigger: Any) -> dict[str, Any]:
     async def collect() -> list[Any]:
         return [event async for event in trigger.run()]
 
@@ -77,7 +84,7 @@ def run_sensor(sensor: Any, context: dict[str, Any] | None = None, *, max_deferr
         # Rebuild the trigger from its serialized form, as the triggerer does.
         module, _, name = classpath.rpartition(".")
         trigger = getattr(importlib.import_module(module), name)(**kwargs)
-        record.event = _one_event(trigger)
+        record.event = one_event(trigger)
         next_kwargs = {**(pending.kwargs or {}), "event": record.event}
         try:
             return SensorRun(sensor.resume_execution(pending.method_name, next_kwargs, context), deferrals)

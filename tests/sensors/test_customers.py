@@ -22,7 +22,14 @@ from airflow_provider_expertsender.exceptions import (
 )
 from airflow_provider_expertsender.sensors.customers import ExpertSenderCustomerSensor
 from tests.sensors.ecdp_data import API_KEY_MARKER, EMAIL, request_counter
-from tests.sensors.runner import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, run_sensor
+from tests.sensors.runner import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+    one_event,
+    run_sensor,
+)
 
 FAST = 0.05
 
@@ -79,13 +86,12 @@ class TestPokeMode:
         self, emulator: Any, ecdp: Any, store: Any, style: str
     ) -> None:
         emulator.switches.not_found_style = style
-        emulator.switches.visibility_delay_s = 0.4
-        ecdp.customer(firstName="Jane")
         requests = request_counter(store)
+        ecdp.after_gets(2, ecdp.customer, firstName="Jane")
         customer = run_sensor(sensor()).result
         assert customer["email"] == EMAIL
         assert customer["firstName"] == "Jane"
-        assert requests() >= 3
+        assert requests() >= 4  # GET not found (twice), the write, GET found
 
     def test_templated_identifier(self, ecdp: Any, store: Any) -> None:
         ecdp.customer(crmId="CRM-42")
@@ -94,9 +100,18 @@ class TestPokeMode:
 
     def test_check_waits_for_an_attribute(self, ecdp: Any) -> None:
         ecdp.customer()
-        ecdp.later(0.3, ecdp.customer, firstName="Jane")
+        ecdp.after_gets(1, ecdp.customer, firstName="Jane")
         customer = run_sensor(sensor(check=lambda c: c.get("firstName") == "Jane")).result
         assert customer["firstName"] == "Jane"
+
+    def test_exponential_backoff_is_the_core_sensors(self, emulator: Any, ecdp: Any, store: Any) -> None:
+        # Core backoff waits at least 1 s, then longer: far fewer pokes than poke_interval=0.05 would make.
+        emulator.switches.visibility_delay_s = 2.5
+        ecdp.customer()
+        requests = request_counter(store)
+        customer = run_sensor(sensor(exponential_backoff=True, timeout=60)).result
+        assert customer["email"] == EMAIL
+        assert 2 <= requests() <= 4
 
     def test_timeout(self) -> None:
         with pytest.raises(AirflowSensorTimeout):
@@ -145,8 +160,7 @@ class TestDeferrableMode:
         assert run.result["email"] == EMAIL
 
     def test_defers_then_finds_the_customer(self, emulator: Any, ecdp: Any) -> None:
-        emulator.switches.visibility_delay_s = 0.4
-        ecdp.customer()
+        ecdp.after_gets(1, ecdp.customer)  # after the first poke: the sensor defers
         run = run_sensor(sensor(deferrable=True, timeout=30))
         assert run.result["email"] == EMAIL
         assert len(run.deferrals) == 1
@@ -158,7 +172,7 @@ class TestDeferrableMode:
         assert 30 <= deferral.timeout_s <= 30 + 61
 
     def test_trigger_holds_no_api_key_and_no_callable(self, emulator: Any, ecdp: Any) -> None:
-        ecdp.later(0.3, ecdp.customer, firstName="Jane")
+        ecdp.after_gets(1, ecdp.customer, firstName="Jane")
         run = run_sensor(sensor(deferrable=True, check=lambda c: True))
         serialized = json.dumps(run.deferrals[0].kwargs)
         assert emulator.api_key not in serialized
@@ -167,14 +181,15 @@ class TestDeferrableMode:
         assert emulator.api_key not in json.dumps(run.deferrals[0].event)
 
     def test_no_record_in_the_event_without_xcom_or_check(self, ecdp: Any) -> None:
-        ecdp.later(0.3, ecdp.customer)
+        ecdp.after_gets(1, ecdp.customer)
         run = run_sensor(sensor(deferrable=True, do_xcom_push=False))
         assert run.deferrals[0].kwargs["include_record"] is False
         assert run.deferrals[0].event["record"] is None
 
     def test_check_is_applied_on_resume_and_defers_again(self, ecdp: Any) -> None:
         ecdp.customer()
-        ecdp.later(0.4, ecdp.customer, firstName="Jane")
+        # Written after the first poke and the trigger's first poll: the first resume finds the check unmet.
+        ecdp.after_gets(2, ecdp.customer, firstName="Jane")
         run = run_sensor(sensor(deferrable=True, check=lambda c: c.get("firstName") == "Jane", timeout=30))
         assert run.result["firstName"] == "Jane"
         assert len(run.deferrals) >= 2
@@ -200,6 +215,21 @@ class TestDeferrableMode:
         with pytest.raises(ExpertSenderAuthError) as caught:
             run_sensor(sensor(deferrable=True, expertsender_conn_id=bad_key_conn))
         assert not isinstance(caught.value, AirflowFailException)
+
+    def test_key_revoked_while_deferred_fails_typed(self, emulator: Any) -> None:
+        s = sensor(deferrable=True)
+        with pytest.raises(TaskDeferred) as deferred:
+            s.execute({})  # the customer does not exist yet
+        emulator.switches.forbidden_resources = ("customers",)  # the key loses access: 403
+        _, kwargs = deferred.value.trigger.serialize()
+        event = one_event(deferred.value.trigger.__class__(**kwargs))
+        assert (event["status"], event["error"], event["http_status"]) == (
+            "error",
+            "ExpertSenderAuthError",
+            403,
+        )
+        with pytest.raises(ExpertSenderAuthError):
+            s.resume_execution(deferred.value.method_name, {"event": event}, {})
 
     @pytest.mark.parametrize(
         ("error", "expected"),

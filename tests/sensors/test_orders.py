@@ -68,13 +68,12 @@ class TestArguments:
 class TestBothModes:
     def test_order_reaching_paid(self, ecdp: Any, mode: dict[str, Any]) -> None:
         ecdp.order("ORD-1", status="placed")
-        ecdp.later(0.3, ecdp.status, "ORD-1", "paid")
+        ecdp.after_gets(1, ecdp.status, "ORD-1", "paid")
         order = run_sensor(sensor(target_statuses=["paid", "completed"], **mode)).result
         assert (order["id"], order["status"]) == ("ORD-1", "paid")
 
     def test_order_appearing(self, emulator: Any, ecdp: Any, mode: dict[str, Any]) -> None:
-        emulator.switches.visibility_delay_s = 0.3
-        ecdp.order("ORD-1", status=None)
+        ecdp.after_gets(1, ecdp.order, "ORD-1", status=None)
         order = run_sensor(sensor(**mode)).result
         assert order["id"] == "ORD-1"
 
@@ -85,7 +84,7 @@ class TestBothModes:
 
     def test_canceled_fails_fast_without_retries(self, ecdp: Any, mode: dict[str, Any]) -> None:
         ecdp.order("ORD-1", status="placed")
-        ecdp.later(0.2, ecdp.status, "ORD-1", "canceled")
+        ecdp.after_gets(1, ecdp.status, "ORD-1", "canceled")
         started = time.monotonic()
         with pytest.raises(ExpertSenderOrderStateError, match="canceled") as caught:
             run_sensor(sensor(target_statuses=["paid"], timeout=60, **mode))
@@ -100,20 +99,20 @@ class TestBothModes:
 
     def test_deleted_fails_fast(self, ecdp: Any, mode: dict[str, Any]) -> None:
         ecdp.order("ORD-1", status="placed")
-        ecdp.later(0.2, ecdp.delete, "ORD-1")
+        ecdp.after_gets(1, ecdp.delete, "ORD-1")
         with pytest.raises(ExpertSenderOrderStateError, match="deleted") as caught:
             run_sensor(sensor(target_statuses=["paid"], **mode))
         assert caught.value.deleted is True
 
     def test_canceled_as_the_target(self, ecdp: Any, mode: dict[str, Any]) -> None:
         ecdp.order("ORD-1", status="placed")
-        ecdp.later(0.2, ecdp.status, "ORD-1", "canceled")
+        ecdp.after_gets(1, ecdp.status, "ORD-1", "canceled")
         order = run_sensor(sensor(target_statuses=["Cancelled"], **mode)).result
         assert order["status"] == "canceled"
 
     def test_custom_failure_statuses(self, ecdp: Any, mode: dict[str, Any]) -> None:
         ecdp.order("ORD-1", status="canceled")
-        ecdp.later(0.3, ecdp.status, "ORD-1", "completed")
+        ecdp.after_gets(1, ecdp.status, "ORD-1", "completed")
         # failure_statuses=[] : a canceled order may still complete; keep waiting.
         order = run_sensor(sensor(target_statuses=["completed"], failure_statuses=[], **mode)).result
         assert order["status"] == "completed"
@@ -132,7 +131,7 @@ class TestBothModes:
 class TestDeferrable:
     def test_trigger_carries_the_resolved_statuses(self, emulator: Any, ecdp: Any) -> None:
         ecdp.order("ORD-1", status="placed")
-        ecdp.later(0.3, ecdp.status, "ORD-1", "paid")
+        ecdp.after_gets(1, ecdp.status, "ORD-1", "paid")
         run = run_sensor(sensor(target_statuses=["PAID"], deferrable=True))
         kwargs = run.deferrals[0].kwargs
         assert (kwargs["target_statuses"], kwargs["failure_statuses"]) == (["paid"], ["canceled"])

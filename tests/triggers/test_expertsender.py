@@ -115,19 +115,18 @@ class TestSerialize:
 @pytest.mark.usefixtures("expertsender_conn")
 class TestCustomerTrigger:
     def test_customer_appearing_after_a_few_polls(self, emulator: Any, ecdp: Any, store: Any) -> None:
-        emulator.switches.visibility_delay_s = 0.5  # written now, readable in 0.5 s
-        ecdp.customer(firstName="Jane")
         requests = request_counter(store)
+        ecdp.after_gets(2, ecdp.customer, firstName="Jane")
         event, _ = run_trigger(customer_trigger())
         assert event["status"] == "success"
         assert event["record"]["email"] == EMAIL
         assert event["record"]["firstName"] == "Jane"
-        assert requests() >= 3  # not found, not found, ..., found
+        assert requests() >= 4  # GET not found (twice), the write, GET found
 
     @pytest.mark.parametrize("style", ["404", "200_null"])
     def test_not_found_in_either_style_means_not_yet(self, emulator: Any, ecdp: Any, style: str) -> None:
         emulator.switches.not_found_style = style
-        ecdp.later(0.3, ecdp.customer)
+        ecdp.after_gets(1, ecdp.customer)
         event, _ = run_trigger(customer_trigger())
         assert event["status"] == "success"
 
@@ -213,20 +212,20 @@ class TestCustomerTrigger:
 class TestOrderTrigger:
     def test_order_reaching_paid(self, ecdp: Any) -> None:
         ecdp.order("ORD-1", status="placed")
-        ecdp.later(0.3, ecdp.status, "ORD-1", "paid")
+        ecdp.after_gets(1, ecdp.status, "ORD-1", "paid")
         event, _ = run_trigger(order_trigger(target_statuses=["Paid"]))
         assert event["status"] == "success"
         assert event["record"]["id"] == "ORD-1"
         assert event["record"]["status"] == "paid"
 
     def test_order_appearing_without_target_statuses(self, ecdp: Any) -> None:
-        ecdp.later(0.3, ecdp.order, "ORD-1", status=None)
+        ecdp.after_gets(1, ecdp.order, "ORD-1", status=None)
         event, _ = run_trigger(order_trigger())
         assert event["status"] == "success"
 
     def test_canceled_fails_fast(self, emulator: Any, ecdp: Any) -> None:
         ecdp.order("ORD-1", status="placed")
-        ecdp.later(0.2, ecdp.status, "ORD-1", "canceled")
+        ecdp.after_gets(1, ecdp.status, "ORD-1", "canceled")
         event, elapsed = run_trigger(order_trigger(target_statuses=["paid"], timeout=30))
         assert event == {
             "status": "failure",
