@@ -129,44 +129,53 @@ def _integral(value: object) -> bool:
 
 
 def non_negative_number(value: object) -> object:
-    """A number the API types as double and that must be >= 0 (money amounts, quantities).
+    """A number the API types as a double that must be >= 0 (money amounts, quantities).
 
-    ``int`` stays ``int``; ``float`` stays ``float``; ``Decimal`` and numeric strings become the ``float``
-    whose shortest representation is the same decimal number, so ``json.dumps`` writes exactly the digits that
-    were given (``Decimal("259.98")`` -> ``259.98``). A ``Decimal`` with more significant digits than a double
-    keeps (about 15-17) is rejected rather than rounded silently.
+    Whole numbers are sent as JSON integers (``2``, ``2.0``, ``Decimal("2.00")`` and ``"2"`` all give ``2``):
+    a quantity the API reads as an integer then parses, and for an amount the value is the same. Other
+    ``Decimal`` values and numeric strings become the ``float`` whose shortest representation is the same
+    decimal number, so ``json.dumps`` writes exactly the digits that were given (``Decimal("259.98")`` ->
+    ``259.98``). A ``Decimal`` with more significant digits than a double keeps (15-17) is rejected rather
+    than rounded silently.
     """
     if value is None:
         return None
     if isinstance(value, bool):
         raise ValueError("must be a number, not true/false")
     if isinstance(value, int):
-        if value < 0:
-            raise ValueError("must be >= 0")
-        if value > _EXACT_INT_MAX:
-            raise ValueError(f"must be at most {_EXACT_INT_MAX} (the API stores numbers as doubles)")
-        return value
+        return _non_negative_int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("must be a finite number")
         if value < 0:
             raise ValueError("must be >= 0")
-        return value
+        return int(value) if value.is_integer() and value <= _EXACT_INT_MAX else value
     if isinstance(value, str):
         text = value.strip()
         if not _NUMBER_RE.fullmatch(text):
             raise ValueError("must be a number")
         value = Decimal(text)
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("must be a finite number")
+        if value < 0:
+            raise ValueError("must be >= 0")
+        if value.adjusted() <= 15 and value == value.to_integral_value():
+            return _non_negative_int(int(value))
         return _decimal_to_float(value)
     raise ValueError("must be a number")
 
 
-def _decimal_to_float(value: Decimal) -> float:
-    if not value.is_finite():
-        raise ValueError("must be a finite number")
+def _non_negative_int(value: int) -> int:
     if value < 0:
         raise ValueError("must be >= 0")
+    if value > _EXACT_INT_MAX:
+        raise ValueError(f"must be at most {_EXACT_INT_MAX} (the API stores numbers as doubles)")
+    return value
+
+
+def _decimal_to_float(value: Decimal) -> float:
+    """The float that reads back as exactly ``value`` (finite, >= 0), or ValueError."""
     as_float = float(value)
     if not math.isfinite(as_float):
         raise ValueError("must be a finite number within the range of a double")

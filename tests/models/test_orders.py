@@ -148,7 +148,13 @@ def test_status_spellings(given, sent):
         (Decimal("0.10"), 0.1),
         (Decimal("1234567890.12"), 1234567890.12),
         ("259.98", 259.98),
-        (" 7 ", 7.0),
+        # Whole numbers are sent as JSON integers, whatever their Python type.
+        (" 7 ", 7),
+        (7.0, 7),
+        (Decimal("10.00"), 10),
+        (Decimal("1E+3"), 1000),
+        (-0.0, 0),
+        (1e20, 1e20),  # beyond 2**53 a float stays a float
     ],
 )
 def test_money_keeps_the_decimal_value(given, sent):
@@ -284,6 +290,16 @@ def test_product_rules():
         "productAttributes, quantity, returned, url",
         "products[3]": "must be an object (a mapping)",
     }
+
+
+def test_quantities_from_text_files_are_integers():
+    record = {"id": "1", "date": "2025-01-01", "customer": {"email": "a@b.co"},
+              "products": [{"id": "p", "quantity": "2", "returned": "0", "price": "10.50"}]}  # fmt: skip
+    assert order_payload(record)["products"] == [{"id": "p", "quantity": 2, "returned": 0, "price": 10.5}]
+    assert (
+        json.dumps(order_payload(record)["products"][0])
+        == '{"id": "p", "price": 10.5, "quantity": 2, "returned": 0}'
+    )
 
 
 def test_fractional_quantities_are_kept():
