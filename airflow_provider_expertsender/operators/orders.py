@@ -52,7 +52,7 @@ class ExpertSenderGetOrderOperator(ExpertSenderBaseOperator):
 
     template_fields: tuple[str, ...] = ("order_id", "expertsender_conn_id")
 
-    def __init__(self, *, order_id: str, missing_ok: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, order_id: str | int, missing_ok: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.order_id = order_id
         self.missing_ok = missing_ok
@@ -89,7 +89,7 @@ class ExpertSenderUpdateOrderStatusOperator(ExpertSenderBaseOperator):
     template_fields: tuple[str, ...] = ("order_id", "status", "website_id", "expertsender_conn_id")
 
     def __init__(
-        self, *, order_id: str, status: str, website_id: int | str | None = None, **kwargs: Any
+        self, *, order_id: str | int, status: str, website_id: int | str | None = None, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self.order_id = order_id
@@ -130,7 +130,7 @@ class ExpertSenderDeleteOrderOperator(ExpertSenderBaseOperator):
 
     template_fields: tuple[str, ...] = ("order_id", "expertsender_conn_id")
 
-    def __init__(self, *, order_id: str, missing_ok: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, order_id: str | int, missing_ok: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.order_id = order_id
         self.missing_ok = missing_ok
