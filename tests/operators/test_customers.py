@@ -34,8 +34,9 @@ def test_get_customer_with_templated_identifier(customers, run_op):
     assert run_op(op, params={"crm": "CRM-43"})["email"] == "john.roe@example.com"
 
 
-def test_identifier_is_url_encoded_not_a_path(customers, run_op, store):
-    op = ExpertSenderGetCustomerOperator(task_id="get", crm_id="../orders/ORD-1")
+def test_identifier_is_url_encoded_not_a_path(orders, run_op):
+    # Unencoded, /customers/crmId/../../orders/id/ORD-1 would normalize to an existing order.
+    op = ExpertSenderGetCustomerOperator(task_id="get", crm_id="../../orders/id/ORD-1")
     with pytest.raises(ExpertSenderNotFoundError):
         run_op(op)
 
