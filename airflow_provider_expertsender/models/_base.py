@@ -225,13 +225,13 @@ def invalid(
 
 # ----------------------------------------------------------------------------------------------- identifiers
 
-_CUSTOMER_KEYS = ("email", "crmid", "phone", "visitorid")
+_CUSTOMER_KEYS = ("email", "crmid", "phone", "visitorid", "guid")
 _ORDER_KEYS = ("id",)
 
 
 def record_identifier(kind: str, record: object) -> str | None:
-    """The identifier of a raw input record for messages: e-mail, CRM id, phone or visitor id of a customer
-    (first present, in that order), or the id of an order. Never raises; ``None`` when there is none.
+    """The identifier of a raw input record for messages: e-mail, CRM id, phone, visitor id or GUID of a
+    customer (first present, in that order), or the id of an order. Never raises; ``None`` when there is none.
 
     :param kind: ``"customer"`` or ``"order"``.
     :param record: the record as given (any key spelling).

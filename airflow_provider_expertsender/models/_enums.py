@@ -51,14 +51,15 @@ DATA_FIELD_TYPE_TABLE = _table(DATA_FIELD_TYPES)
 # One documentation page misspells SingleSelect as "SingleSelct".
 ATTRIBUTE_TYPE_TABLE = _table(ATTRIBUTE_TYPES, {"SingleSelct": "SingleSelect"})
 
-# The customer field each matchBy needs. GUID: which field carries it is not documented [UNK], so a GUID
-# match only needs some identifier (see models/customers.py).
-MATCH_BY_FIELD: dict[str, str | None] = {
+# The customer field each matchBy needs. [UNK] GUID: no page or integration shows which field carries it. The
+# provider sends it as "guid" (a field the API does not list: an ASP.NET API ignores unknown members), the
+# field the emulator reads for matchBy=GUID. Change it here if the real name turns out to differ.
+MATCH_BY_FIELD: dict[str, str] = {
     "Email": "email",
     "PhoneNumber": "phone",
     "CrmId": "crmId",
     "VisitorId": "visitorId",
-    "GUID": None,
+    "GUID": "guid",
 }
 
 

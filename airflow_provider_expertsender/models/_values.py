@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -57,6 +58,15 @@ def check_email(value: str) -> str:
     local, at, domain = value.partition("@")
     if not at or not local or not domain or "@" in domain or _WHITESPACE_RE.search(value):
         raise ValueError("must be an e-mail address (name@domain, no spaces)")
+    return value
+
+
+def check_guid(value: str) -> str:
+    """A GUID in any of its usual forms (``8-4-4-4-12`` hex digits, optionally in braces); sent as given."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise ValueError("must be a GUID such as 4b1c2f5e-8d4a-4f0e-9a5b-0c1d2e3f4a5b") from None
     return value
 
 

@@ -29,6 +29,7 @@ from airflow_provider_expertsender.models._fields import (
     CrmId,
     CustomAttribute,
     Email,
+    Guid,
     Name256,
     Phone,
     PositiveInt32,
@@ -39,8 +40,6 @@ from airflow_provider_expertsender.models._fields import (
 
 if TYPE_CHECKING:
     from airflow_provider_expertsender.models.settings import SettingsCatalog
-
-_IDENTIFIERS = ("email", "phone", "crmId", "visitorId")
 
 
 def _consent_list(value: Any) -> Any:
@@ -100,6 +99,8 @@ class Customer(PayloadModel):
     phone: Phone | None = None
     crm_id: CrmId | None = None
     visitor_id: VisitorId | None = None
+    # [UNK] the field of matchBy=GUID (see MATCH_BY_FIELD).
+    guid: Guid | None = None
     first_name: Name256 | None = None
     last_name: Name256 | None = None
     date_of_birth: BirthDateString | None = None
@@ -113,13 +114,8 @@ class Customer(PayloadModel):
         match_by = context.get("match_by")
         if match_by is not None:
             needed = MATCH_BY_FIELD[match_by]
-            if needed is not None:
-                if data.get(needed) is None:
-                    add_problem(data, needed, f"required when match_by is {match_by}")
-            elif all(data.get(name) is None for name in _IDENTIFIERS):
-                add_problem(
-                    data, "", f"needs an identifier ({', '.join(_IDENTIFIERS)}) when match_by is {match_by}"
-                )
+            if data.get(needed) is None:
+                add_problem(data, needed, f"required when match_by is {match_by}")
         if "consents" in data:
             consents = data.pop("consents")
             current = data.get("consentsData")

@@ -78,6 +78,7 @@ def test_output_is_json_serializable():
         ("CrmId", "crmId", {"email": "a@b.co"}),
         ("crm_id", "crmId", {"email": "a@b.co"}),
         ("VisitorId", "visitorId", {"email": "a@b.co"}),
+        ("GUID", "guid", {"email": "a@b.co"}),
     ],
 )
 def test_match_by_requires_its_identifier(match_by, field, record):
@@ -96,11 +97,22 @@ def test_match_by_identifier_given_as_none_is_missing():
     assert found == {"email": "required when match_by is Email"}
 
 
-def test_match_by_guid_needs_some_identifier():
-    assert customer_payload({"crmId": "7"}, match_by="GUID") == {"crmId": "7"}
-    found = problems(lambda: customer_payload({"firstName": "A"}, match_by="guid"))
-    assert list(found) == ["(record)"]
-    assert "when match_by is GUID" in found["(record)"]
+GUID = "4b1c2f5e-8d4a-4f0e-9a5b-0c1d2e3f4a5b"
+
+
+@pytest.mark.parametrize("guid", [GUID, GUID.upper(), "{" + GUID + "}", GUID.replace("-", "")])
+def test_match_by_guid_reads_the_guid_field(guid):
+    assert customer_payload({"guid": guid, "crmId": "7"}, match_by="GUID") == {"guid": guid, "crmId": "7"}
+
+
+def test_match_by_guid_requires_a_guid():
+    found = problems(lambda: customer_payload({"email": "a@b.co"}, match_by="guid"))
+    assert found == {"guid": "required when match_by is GUID"}
+    found = problems(lambda: customer_payload({"GUID": "not-a-guid"}, match_by="Email"))
+    assert found == {
+        "guid": "must be a GUID such as 4b1c2f5e-8d4a-4f0e-9a5b-0c1d2e3f4a5b",
+        "email": "required when match_by is Email",
+    }
 
 
 def test_unknown_match_by_is_a_config_error():
@@ -212,7 +224,7 @@ def test_unknown_field_without_close_match_lists_known_fields():
     found = problems(lambda: customer_payload({"email": "a@b.co", "zzz": 1}, match_by="Email"))
     assert found["zzz"] == (
         "unknown field; known fields: consents, consentsData, crmId, customAttributes, dateOfBirth, email, "
-        "firstName, gender, lastName, phone, visitorId"
+        "firstName, gender, guid, lastName, phone, visitorId"
     )
 
 

@@ -58,6 +58,7 @@ emails = st.one_of(st.emails(), st.text(max_size=10))
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "email": emails,
     "Email": emails,
+    "guid": st.one_of(st.uuids().map(str), st.text(max_size=40)),
     "phone": st.one_of(st.from_regex(r"\+?[0-9]{3,20}", fullmatch=True), st.text(max_size=22), st.integers()),
     "crmId": st.one_of(st.text(min_size=1, max_size=130), st.integers()),
     "crm_id": st.one_of(st.text(min_size=1, max_size=130), st.integers()),
@@ -92,7 +93,7 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
         max_size=3,
     ),
 }
-CUSTOMER_KEYS = ["email", "Email", "phone", "crmId", "crm_id", "visitorId", "firstName", "last_name",
+CUSTOMER_KEYS = ["email", "Email", "guid", "phone", "crmId", "crm_id", "visitorId", "firstName", "last_name",
                  "dateOfBirth", "gender", "customAttributes", "custom_attributes", "consentsData",
                  "consents"]  # fmt: skip
 ORDER_KEYS = ["id", "date", "timeZone", "websiteId", "status", "currency", "totalValue", "returns_value",
