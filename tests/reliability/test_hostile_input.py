@@ -523,11 +523,32 @@ def test_sql_rows_with_nulls_and_unexpected_types(
     # Every other row is named, with the field that broke: NULL e-mail (match_by Email), bytea in a text
     # column, NaN in a number attribute and spaces in a phone, a jsonb list as attributes, a uuid column.
     expected = {1: "email", 2: "lastName", 4: "phone", 5: "customAttributes[0]", 6: "visitorId"}
+    # Row 6: psycopg2 returns a uuid column as str under Airflow 2.10's postgres provider and as uuid.UUID
+    # under 3.x's; the first is stored, the second refused (see test_a_uuid_is_an_identifier).
+    if "g@x.example" in stored:
+        assert stored["g@x.example"]["visitorId"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+        del expected[6]
     assert sorted(letters) == sorted(expected)
     for position, field in expected.items():
         assert field in letters[position]["reason"], letters[position]["reason"]
         assert letters[position]["stage"] == "validation"
-    assert (summary["read"], summary["accepted"], summary["invalid"], summary["rejected"]) == (7, 2, 5, 0)
+    assert summary["read"] == 7
+    assert summary["accepted"] == 7 - len(expected)
+    assert summary["rejected"] == 0
+
+
+@pytest.mark.xfail(
+    strict=True, reason="BUG: a uuid.UUID (PostgreSQL uuid column on Airflow 3) is refused as an identifier"
+)
+@pytest.mark.parametrize("field", ["visitor_id", "crm_id"])
+def test_a_uuid_is_an_identifier(field: str) -> None:
+    """Integers stand for string identifiers (crm ids from integer columns); a UUID should too: it is what a
+    uuid column gives, and its text form is unambiguous."""
+    from airflow_provider_expertsender.models import customer_payload
+
+    value = uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+    payload = customer_payload({"email": "u@example.com", field: value}, match_by="Email")
+    assert payload[{"visitor_id": "visitorId", "crm_id": "crmId"}[field]] == str(value)
 
 
 def _drop_n(row: dict[str, Any]) -> dict[str, Any]:
