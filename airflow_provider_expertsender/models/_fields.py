@@ -28,8 +28,8 @@ Guid = Annotated[str, StringConstraints(min_length=1, max_length=38), AfterValid
 Name256 = Annotated[str, StringConstraints(max_length=256)]
 Int32 = Annotated[int, BeforeValidator(_values.int32(-(2**31)))]
 PositiveInt32 = Annotated[int, BeforeValidator(_values.int32(1))]
-# Money and quantities: int or float, >= 0 (Decimal and numeric strings become exact floats). Typed Any so
-# pydantic keeps an int an int (the before-validator has already checked and converted the value).
+# Money and quantities, >= 0: whole numbers become ints, others exact floats (see non_negative_number). Typed
+# Any so pydantic keeps an int an int (the before-validator has already checked and converted the value).
 NonNegative = Annotated[Any, BeforeValidator(_values.non_negative_number)]
 DateTimeString = Annotated[str, BeforeValidator(_values.datetime_string)]
 BirthDateString = Annotated[str, BeforeValidator(_values.birth_date_string)]
@@ -37,6 +37,7 @@ Currency = Annotated[str, BeforeValidator(_values.currency)]
 
 
 def settings_of(info: ValidationInfo) -> SettingsCatalog | None:
+    """The SettingsCatalog passed in the validation context, if any."""
     context = info.context
     return context.get("settings") if type(context) is dict else None
 

@@ -19,11 +19,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 # Largest integer a double (the API's number type) holds exactly.
 _EXACT_INT_MAX = 2**53
 
 # re.ASCII: "\d" must not match other scripts' digits ("١٢"), which the API would not parse.
-_INT_RE = re.compile(r"[+-]?\d{1,12}", re.ASCII)
+_INT_RE = re.compile(r"[+-]?\d{1,19}", re.ASCII)
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,6})?", re.ASCII)
 # What the API's Number and Money types accept in a string: what this module emits (no exponent, no "+").
 _PLAIN_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
@@ -104,7 +105,12 @@ def hex_digest(length: int, what: str) -> Callable[[object], object]:
 
 def int32(minimum: int) -> Callable[[object], object]:
     """Validator of an int32 field (``websiteId``, consent ids...) accepting ints and integer strings."""
-    rule = f"must be an integer from {minimum} to {INT32_MAX}"
+    return integer(minimum, INT32_MAX)
+
+
+def integer(minimum: int, maximum: int) -> Callable[[object], object]:
+    """Validator of an integer in ``[minimum, maximum]``: an int, or an integral string, float or Decimal."""
+    rule = f"must be an integer from {minimum} to {maximum}"
 
     def check(value: object) -> object:
         if value is None:
@@ -117,7 +123,7 @@ def int32(minimum: int) -> Callable[[object], object]:
             number = int(value)  # type: ignore[call-overload]
         else:
             raise ValueError(rule)
-        if not minimum <= number <= INT32_MAX:
+        if not minimum <= number <= maximum:
             raise ValueError(rule)
         return number
 
@@ -125,13 +131,13 @@ def int32(minimum: int) -> Callable[[object], object]:
 
 
 def _integral(value: object) -> bool:
-    """An integer given as a string, float or Decimal (``"7"``, ``7.0``, ``Decimal("7")``), <= 12 digits."""
+    """An integer given as a string, float or Decimal (``"7"``, ``7.0``, ``Decimal("7")``), <= 19 digits."""
     if isinstance(value, str):
         return _INT_RE.fullmatch(value.strip()) is not None
     if isinstance(value, float):
-        return value.is_integer() and abs(value) < 1e12
+        return value.is_integer() and abs(value) <= _EXACT_INT_MAX
     if isinstance(value, Decimal):
-        return value.is_finite() and value.adjusted() < 12 and value % 1 == 0
+        return value.is_finite() and value.adjusted() < 19 and value % 1 == 0
     return False
 
 

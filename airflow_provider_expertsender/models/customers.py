@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, ValidationError, Validatio
 from airflow_provider_expertsender.models._base import (
     PayloadModel,
     add_problem,
+    fold_key,
     invalid,
     problems_from,
     record_identifier,
@@ -119,9 +120,7 @@ class Customer(PayloadModel):
         if "consents" in data:
             consents = data.pop("consents")
             current = data.get("consentsData")
-            if consents is None:
-                pass
-            elif current is None:
+            if current is None:
                 data["consentsData"] = {"consents": consents}
             elif isinstance(current, Mapping) and not _has_consents(current):
                 data["consentsData"] = {**current, "consents": consents}
@@ -133,7 +132,7 @@ class Customer(PayloadModel):
 
 
 def _has_consents(consents_data: Mapping[Any, Any]) -> bool:
-    return any(isinstance(key, str) and key.replace("_", "").lower() == "consents" for key in consents_data)
+    return any(isinstance(key, str) and fold_key(key) == "consents" for key in consents_data)
 
 
 def customer_payload(

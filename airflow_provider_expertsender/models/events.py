@@ -30,20 +30,21 @@ from airflow_provider_expertsender.models._fields import CrmId, Email, Phone, Po
 
 # [UNK] customerId is typed "string" in the docs' table, but the docs' sample and the only client that
 # sends it ([L]) send a JSON integer. Internal customer ids are numeric, so it is validated as a positive
-# integer and sent as a JSON number. Flip this one switch if the API turns out to want a string.
+# integer (its width is not documented: up to int64) and sent as a JSON number. Flip this one switch if the
+# API turns out to want a string.
 CUSTOMER_ID_AS_STRING = False
 
 # Longer plain strings are typed Text rather than String (String is documented as "about 255 characters").
 _STRING_MAX = 255
 
 
-_POSITIVE_INT32 = _values.int32(1)
+_POSITIVE_INT64 = _values.integer(1, _values.INT64_MAX)
 
 
 def _customer_id(value: Any) -> Any:
     if value is None:
         return None
-    number = _POSITIVE_INT32(value)
+    number = _POSITIVE_INT64(value)
     return str(number) if CUSTOMER_ID_AS_STRING else number
 
 

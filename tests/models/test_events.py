@@ -21,6 +21,7 @@ SHA256 = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     [
         ("customer_id", 53492, "customerId", 53492),
         ("customer_id", "53492", "customerId", 53492),
+        ("customer_id", 2**40, "customerId", 2**40),
         ("email", "jane@example.com", "customerEmail", "jane@example.com"),
         ("email_md5", MD5.upper(), "customerEmailMd5", MD5),
         ("email_sha256", SHA256, "customerEmailSha256", SHA256),
@@ -51,8 +52,9 @@ def test_exactly_one_identifier(identifiers):
         (0, {"email": "a@b.co"}, "customEventId", "must be an integer from 1 to 2147483647"),
         (2**31, {"email": "a@b.co"}, "customEventId", "must be an integer from 1 to 2147483647"),
         ("x", {"email": "a@b.co"}, "customEventId", "must be an integer from 1 to 2147483647"),
-        (1, {"customer_id": "abc"}, "customerId", "must be an integer from 1 to 2147483647"),
-        (1, {"customer_id": -4}, "customerId", "must be an integer from 1 to 2147483647"),
+        (1, {"customer_id": "abc"}, "customerId", "must be an integer from 1 to 9223372036854775807"),
+        (1, {"customer_id": -4}, "customerId", "must be an integer from 1 to 9223372036854775807"),
+        (1, {"customer_id": 2**63}, "customerId", "must be an integer from 1 to 9223372036854775807"),
         (1, {"email": "x" * 321}, "customerEmail", "at most 320 characters"),
         (1, {"email": "nobody"}, "customerEmail", "must be an e-mail address (name@domain, no spaces)"),
         (
