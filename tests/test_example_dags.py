@@ -142,6 +142,10 @@ def test_include_rejects_unbalanced_markers():
 @pytest.fixture
 def warehouse(tmp_path, monkeypatch) -> dict[str, Any]:
     """The sample warehouse (sqlite) and landing folder of the warehouse-sync example, as in the demo."""
+    try:
+        import airflow.providers.sqlite  # noqa: F401
+    except ImportError:
+        pytest.fail("the warehouse example reads sqlite: needs apache-airflow-providers-sqlite (test extra)")
     data = demo.make_sample_data(tmp_path / "data")
     monkeypatch.setenv(f"AIRFLOW_CONN_{demo.WAREHOUSE_CONN_ID.upper()}", data["warehouse_conn"])
     return data
