@@ -234,3 +234,16 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
                 close()  # release the file handle / database cursor at once, also on failure
         self._summary = summary
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage datasets of the write: the file or tables read, the ExpertSender resource written."""
+        from airflow_provider_expertsender.sync.lineage import write_lineage
+
+        return write_lineage(
+            resource=self.resource,
+            base_url=self.hook.config.base_url,
+            source_path=self.source_path,
+            sql=self.sql,
+            sql_conn_id=self.sql_conn_id,
+            summary=getattr(self, "_summary", None),
+        )
