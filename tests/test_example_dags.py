@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -124,6 +125,31 @@ def test_every_docs_include_resolves():
             docs_hooks.snippet(path, section)
         except docs_hooks.ExampleIncludeError as err:
             pytest.fail(f"{page}: {err}")
+
+
+_DOC_IMPORT = re.compile(
+    r"^\s*from (airflow_provider_expertsender[\w.]*) import \(?([\w, \n]+?)\)?\s*$", re.MULTILINE
+)
+
+
+def test_imports_shown_in_the_docs_exist():
+    """Code in the README and the docs that is not included from a tested file at least imports real names."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    shown = [
+        (page.relative_to(ROOT), match[1], name.strip())
+        for page in pages
+        if page.exists()
+        for match in _DOC_IMPORT.finditer(page.read_text())
+        for name in match[2].replace("\n", " ").split(",")
+        if name.strip()
+    ]
+    assert shown
+    missing = [
+        f"{page}: from {module} import {name}"
+        for page, module, name in shown
+        if not hasattr(importlib.import_module(module), name)
+    ]
+    assert missing == []
 
 
 def test_include_rejects_unbalanced_markers():
