@@ -324,7 +324,9 @@ def test_attribute_value_none_is_omitted():
     assert payload["customAttributes"] == [{"name": "x"}]
 
 
-@pytest.mark.parametrize("value", [[1], {"a": 1}, float("nan"), float("inf"), Decimal("NaN"), object()])
+@pytest.mark.parametrize(
+    "value", [[1], {"a": 1}, float("nan"), float("inf"), Decimal("NaN"), Decimal("1E+999999999"), object()]
+)
 def test_attribute_values_that_cannot_be_sent(value):
     found = problems(
         lambda: customer_payload(

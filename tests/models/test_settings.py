@@ -90,6 +90,7 @@ def test_values_that_fit_their_type(name, value, sent):
         ("homepage", "jane.example", "must be an http(s) URL (the type is Url)"),
         ("homepage", "ftp://jane.example", "must be an http(s) URL (the type is Url)"),
         ("homepage", "https://jane example", "must be an http(s) URL (the type is Url)"),
+        ("homepage", "http://[::1", "must be an http(s) URL (the type is Url)"),
     ],
 )
 def test_values_that_do_not_fit_their_type(name, value, rule):
