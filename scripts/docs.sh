@@ -13,10 +13,12 @@ cd "$(dirname "$0")/.."
 venv=.venvs/docs
 python=${PYTHON:-python3}
 
+# The `docs` extra, plus ruff (from the `lint` extra), which mkdocstrings uses to format long signatures.
 requirements=$("$python" - <<'PY'
 import tomllib
 with open("pyproject.toml", "rb") as f:
-    print("\n".join(tomllib.load(f)["project"]["optional-dependencies"]["docs"]))
+    extras = tomllib.load(f)["project"]["optional-dependencies"]
+print("\n".join(extras["docs"] + [r for r in extras["lint"] if r.startswith("ruff")]))
 PY
 )
 stamp="$venv/.docs-requirements"
