@@ -313,3 +313,26 @@ def test_sample_data_has_the_invalid_records_it_announces(tmp_path):
     assert customers + file_customers == data["customers"]
     assert orders + file_orders == data["orders"]
     assert lines > orders  # some orders have two product lines
+
+
+def test_demo_reads_what_the_emulator_process_holds(tmp_path):
+    """The demo's view of the standalone emulator (CLI + admin API), which CI does not otherwise exercise."""
+    import requests
+
+    with demo.EmulatorProcess("demo-test-key", tmp_path / "emulator.log") as emulator:
+        assert emulator.url.startswith("http://127.0.0.1:")
+        before = emulator.counters()
+        response = requests.post(
+            f"{emulator.url}/customers",
+            json={"mode": "AddOrUpdate", "matchBy": "Email", "data": [{"email": "ada@example.com"}]},
+            headers={"x-api-key": "demo-test-key"},
+            timeout=10,
+        )
+        assert response.status_code == 201
+        after = emulator.counters()
+        assert demo._written(before, after) == 1
+        assert after["requests"] - before.get("requests", 0) == 1
+        assert emulator.holdings() == {"customers": 1, "orders": 0, "deleted orders": 0, "custom events": 0}
+    assert "demo-test-key" not in (tmp_path / "emulator.log").read_text()
+    with pytest.raises(OSError):
+        requests.get(f"{emulator.url}/customerattributes", timeout=2)
