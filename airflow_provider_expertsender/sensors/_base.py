@@ -108,8 +108,13 @@ class ExpertSenderBaseSensor(BaseSensorOperator):
 
     @property
     def _what(self) -> str:
-        """What is awaited, for logs and messages; never personal data."""
+        """What is awaited, mid-sentence (``order 42``, ``the customer (by email)``); never personal data."""
         raise NotImplementedError
+
+    @property
+    def _subject(self) -> str:
+        """:attr:`_what` at the start of a sentence."""
+        return self._what[:1].upper() + self._what[1:]
 
     def _fetch(self) -> dict[str, Any]:
         """Get the record with the sync hook; raise ``ExpertSenderNotFoundError`` when it does not exist."""
@@ -142,7 +147,7 @@ class ExpertSenderBaseSensor(BaseSensorOperator):
         try:
             record = self._fetch()
         except ExpertSenderNotFoundError:
-            self.log.info("%s does not exist yet.", self._what)
+            self.log.info("%s does not exist yet.", self._subject)
             return False
         except TRANSIENT_ERRORS as err:
             self.log.warning(
@@ -162,7 +167,7 @@ class ExpertSenderBaseSensor(BaseSensorOperator):
             self.log.info("%s", verdict.message)
             return False
         if not self._accept(record):
-            self.log.info("%s exists; its check is not met yet.", self._what)
+            self.log.info("%s exists; its check is not met yet.", self._subject)
             return False
         self.log.info("%s", verdict.message)
         return PokeReturnValue(is_done=True, xcom_value=record)
@@ -200,7 +205,7 @@ class ExpertSenderBaseSensor(BaseSensorOperator):
             if self._accept(record or {}):
                 self.log.info("%s", message)
                 return record
-            self.log.info("%s exists; its check is not met yet, deferring again.", self._what)
+            self.log.info("%s exists; its check is not met yet, deferring again.", self._subject)
             self._defer(float(event.get("deadline", 0.0)))
         if status == "failure":
             raise self._failure_error(message, event)

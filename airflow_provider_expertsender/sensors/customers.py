@@ -82,7 +82,7 @@ class ExpertSenderCustomerSensor(ExpertSenderBaseSensor):
     @property
     def _what(self) -> str:
         # The identifier's kind only: its value (an e-mail address, a phone number) is personal data.
-        return f"The customer (by {self._lookup[0]})"
+        return f"the customer (by {self._lookup[0]})"
 
     def _fetch(self) -> dict[str, Any]:
         kind, value = self._lookup

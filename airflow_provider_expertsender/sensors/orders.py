@@ -81,7 +81,7 @@ class ExpertSenderOrderSensor(ExpertSenderBaseSensor):
 
     @property
     def _what(self) -> str:
-        return f"Order {self._order_id}"
+        return f"order {self._order_id}"
 
     def _fetch(self) -> dict[str, Any]:
         return self.hook.get_order(self._order_id)

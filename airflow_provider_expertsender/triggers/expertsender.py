@@ -131,9 +131,9 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
                 record = await self._fetch(hook)
             except ExpertSenderNotFoundError:
                 self.log.info(
-                    "%s does not exist yet (poll %d); next poll in %.1f s",
-                    self._what,
+                    "Poll %d: %s does not exist yet; next poll in %.1f s",
                     polls,
+                    self._what,
                     self.poll_interval,
                 )
             except TRANSIENT_ERRORS as err:
