@@ -72,7 +72,9 @@ class TestBothModes:
         order = run_sensor(sensor(target_statuses=["paid", "completed"], **mode)).result
         assert (order["id"], order["status"]) == ("ORD-1", "paid")
 
-    def test_order_appearing(self, emulator: Any, ecdp: Any, mode: dict[str, Any]) -> None:
+    @pytest.mark.parametrize("style", ["404", "200_null"])
+    def test_order_appearing(self, emulator: Any, ecdp: Any, mode: dict[str, Any], style: str) -> None:
+        emulator.switches.not_found_style = style
         ecdp.after_gets(1, ecdp.order, "ORD-1", status=None)
         order = run_sensor(sensor(**mode)).result
         assert order["id"] == "ORD-1"
