@@ -70,8 +70,10 @@ class DeadLetterWriter:
             return
         if self._file is None:
             path = as_path(self.location)
-            if not hasattr(path, "fs"):
+            try:
                 path.parent.mkdir(parents=True, exist_ok=True)
+            except (OSError, NotImplementedError):
+                pass  # object stores have no folders; opening the file is what matters
             self._file = path.open("w", encoding="utf-8")
         line = {
             "position": position,

@@ -419,3 +419,26 @@ def test_dead_letters_keep_the_original_records_through_the_spool(hook, store, t
     assert line["position"] == 17
     assert line["record"]["date_of_birth"] == "1990-04-02T00:00:00+00:00"
     assert line["record"]["custom_attributes"] == [{"name": "no_such_attribute", "value": "1"}]
+
+
+def test_dead_letters_through_object_storage(hook, store, tmp_path):
+    records = [customer(1), customer(2, email="broken")]
+
+    summary = write(
+        hook,
+        records=records,
+        on_invalid="skip",
+        max_rejected=1,
+        dead_letter_path=f"file://{tmp_path}/dead/customers.jsonl",
+    )
+
+    assert summary["dead_letter_path"] == f"file://{tmp_path}/dead/customers.jsonl"
+    [line] = [json.loads(text) for text in (tmp_path / "dead" / "customers.jsonl").read_text().splitlines()]
+    assert line["position"] == 1
+    assert line["record"] == records[1]
+
+
+def test_no_dead_letter_file_when_everything_landed(hook, store, tmp_path):
+    summary = write(hook, records=[customer(1)], dead_letter_path=str(tmp_path / "dead.jsonl"))
+    assert summary["dead_letter_path"] is None
+    assert not (tmp_path / "dead.jsonl").exists()
