@@ -66,17 +66,12 @@ class TestArguments:
     def test_identifiers_are_templated(self) -> None:
         assert {"customer_id", "email", "phone", "crm_id"} <= set(ExpertSenderCustomerSensor.template_fields)
 
-    def test_deferrable_defaults_to_the_airflow_option(self) -> None:
-        code = (
-            "from airflow_provider_expertsender.sensors.customers import ExpertSenderCustomerSensor as S;"
-            "print(S(task_id='t', email='a@b.c').deferrable)"
-        )
-        for value in ("True", "False"):
-            env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": value}
-            out = subprocess.run(
-                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-            )
-            assert out.stdout.strip().splitlines()[-1] == value
+    def test_deferrable_defaults_to_the_airflow_option(self, fresh_import: dict[str, Any]) -> None:
+        from airflow.configuration import conf
+
+        assert sensor().deferrable is conf.getboolean("operators", "default_deferrable", fallback=False)
+        assert sensor(deferrable=True).deferrable is True
+        assert fresh_import["deferrable"] is True  # run with [operators] default_deferrable = True
 
 
 @pytest.mark.usefixtures("expertsender_conn")
@@ -267,23 +262,30 @@ def test_logs_hold_no_personal_data(
         assert value not in logs  # ...but never the identifier, the record or the key
 
 
-def test_sensor_modules_import_light() -> None:
-    # Airflow itself is imported first: what matters is what the sensor modules add at DAG-parse time.
+@pytest.fixture(scope="module")
+def fresh_import() -> dict[str, Any]:
+    """Import the sensor modules in a fresh interpreter with ``[operators] default_deferrable = True``.
+
+    Airflow is imported first: what matters is what the sensor modules add at DAG-parse time.
+    """
     code = (
-        "import sys; import airflow.providers.common.compat.sdk, airflow.triggers.base;"
+        "import json, sys; import airflow.providers.common.compat.sdk, airflow.triggers.base;"
         "before = set(sys.modules);"
-        "import airflow_provider_expertsender.sensors.customers;"
+        "from airflow_provider_expertsender.sensors.customers import ExpertSenderCustomerSensor;"
         "import airflow_provider_expertsender.sensors.orders;"
-        "print(' '.join(sorted(set(sys.modules) - before)))"
+        "added = sorted(set(sys.modules) - before);"
+        "deferrable = ExpertSenderCustomerSensor(task_id='t', email='a@b.c').deferrable;"
+        "print(json.dumps({'added': added, 'deferrable': deferrable}))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    added = out.stdout.split()
+    env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_sensor_modules_import_light(fresh_import: dict[str, Any]) -> None:
+    added = fresh_import["added"]
+    assert "airflow_provider_expertsender.sensors.customers" in added
     heavy = [m for m in added if m.split(".")[0] in {"aiohttp", "pydantic", "requests", "asgiref"}]
     assert heavy == []
-    assert not [
-        m
-        for m in added
-        if m.startswith(
-            ("airflow_provider_expertsender.models", "airflow_provider_expertsender.triggers.expertsender")
-        )
-    ]
+    lazy = ("airflow_provider_expertsender.models", "airflow_provider_expertsender.triggers.expertsender")
+    assert [m for m in added if m.startswith(lazy)] == []
