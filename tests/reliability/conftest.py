@@ -16,6 +16,17 @@ import pytest
 
 from tests.plugins.emulator import connection_json
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` here (the 1,000,000-row soak) run only when asked for: ``-m slow``."""
+    if "slow" in (config.getoption("markexpr", "") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow (see docs/reliability.md)")
+    for item in items:
+        if "slow" in item.keywords and "tests/reliability/" in item.nodeid.replace("\\", "/"):
+            item.add_marker(skip)
+
+
 #: Logger the hooks of these tests log to: stdlib on both Airflow lines, so caplog sees every line.
 HOOK_LOGGER = "tests.reliability.expertsender"
 
