@@ -455,3 +455,70 @@ def test_reads_recover_when_the_fault_passes(
         found = hook.get_customer(email=customer(1)["email"])
     assert found["firstName"] == "F1"
     assert hook.waits
+
+
+# -- Airflow task retries are a second layer of repetition ---------------------------------------------------
+
+
+def test_the_custom_event_operator_fails_without_task_retries_when_in_doubt(
+    emulator: Any, expertsender_conn: str
+) -> None:
+    """The hook does not repeat the event; the operator must not let Airflow repeat it either."""
+    from airflow_provider_expertsender.operators.events import ExpertSenderSendCustomEventOperator
+
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # Airflow 2
+        from airflow.exceptions import AirflowFailException
+
+    op = ExpertSenderSendCustomEventOperator(
+        task_id="event", custom_event_id=7, email="jane@example.com", retries=3
+    )
+    emulator.switches.drop_next(1, after_apply=True)
+    with pytest.raises(AirflowFailException) as info:
+        op.execute(context={})
+    assert "may have been fired" in str(info.value)
+    assert len(emulator.store(emulator.api_key).events) == 1
+    assert len(posts(emulator, "/scenariocustomevents")) == 1
+
+
+ADD_DAG = """
+from __future__ import annotations
+
+import datetime
+
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow import DAG
+
+from airflow_provider_expertsender.operators.customers import ExpertSenderUpsertCustomersOperator
+
+with DAG(dag_id="expertsender_add_in_doubt", schedule=None, start_date=datetime.datetime(2025, 1, 1)):
+    ExpertSenderUpsertCustomersOperator(
+        task_id="add",
+        customers=[{"email": f"add{i}@example.com"} for i in range(6)],
+        mode="Add",
+        batch_size=2,
+        max_concurrency=1,
+        retries=2,
+        retry_delay=datetime.timedelta(seconds=0),
+    )
+"""
+
+
+@pytest.mark.dag
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a bulk Add whose batch may have been applied fails retryably: task retries re-send it",
+)
+def test_a_bulk_add_in_doubt_is_not_re_sent_by_task_retries(
+    run_dag: Callable[..., Any], emulator: Any, expertsender_conn: str
+) -> None:
+    emulator.switches.drop_next(1, after_apply=True)  # the first batch lands, its answer is lost
+    result = run_dag(ADD_DAG, "expertsender_add_in_doubt")
+    assert result.state == "failed"
+    store = emulator.store(emulator.api_key)
+    # A retry of the task would send every record again in mode Add: the API refuses the ones it has.
+    assert store.counters.get("items_rejected", 0) == 0, "records were sent twice (task retries)"
+    assert len(posts(emulator, "/customers")) <= 3
