@@ -23,6 +23,8 @@ echo "==> ruff"
 echo "==> mypy"
 .venvs/af3/bin/mypy
 if [ "${1:-}" = "--lint-only" ]; then exit 0; fi
+echo "==> docs (mkdocs build --strict)"
+bash scripts/docs.sh > .venvs/docs-build.log 2>&1 || { tail -n 40 .venvs/docs-build.log; exit 1; }
 
 status=0
 for line in af3 af2; do
