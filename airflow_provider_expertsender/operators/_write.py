@@ -146,7 +146,7 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
             raise ExpertSenderConfigError(
                 f'{what}: on_invalid must be "fail" or "skip", got {self.on_invalid!r}.'
             )
-        from airflow_provider_expertsender.sync.engine import parse_max_rejected
+        from airflow_provider_expertsender.sync.limits import parse_max_rejected
 
         parse_max_rejected(self.max_rejected)
         for name in ("batch_size", "max_concurrency"):

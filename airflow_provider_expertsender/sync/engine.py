@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import marshal
-import math
 import pickle
 import tempfile
 import threading
@@ -45,6 +44,12 @@ from airflow_provider_expertsender.exceptions import (
     InvalidRecord,
 )
 from airflow_provider_expertsender.sync.deadletter import DeadLetterWriter
+from airflow_provider_expertsender.sync.limits import (
+    describe_limit,
+    exceeds,
+    parse_max_rejected,
+    positive_int,
+)
 from airflow_provider_expertsender.sync.mapping import RowError
 from airflow_provider_expertsender.sync.progress import DEFAULT_PROGRESS_INTERVAL, Progress
 
@@ -96,52 +101,6 @@ class _Outcome:
     requests: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (offset in the batch, reason)
     unattributed: list[str] = field(default_factory=list)
-
-
-def parse_max_rejected(max_rejected: Any) -> int | float:
-    """Check ``max_rejected``: an int count (``>= 0``) or a fraction of the records read (``0 <= x < 1``).
-
-    :raises ExpertSenderConfigError: anything else (a negative number, ``True``, ``2.5``, a string).
-    """
-    if isinstance(max_rejected, bool) or not isinstance(max_rejected, (int, float)):
-        raise ExpertSenderConfigError(
-            f"max_rejected must be a count (int >= 0) or a fraction (float between 0 and 1), got "
-            f"{max_rejected!r}."
-        )
-    if isinstance(max_rejected, float):
-        if math.isnan(max_rejected) or not 0 <= max_rejected < 1:
-            if max_rejected >= 1 and max_rejected.is_integer():
-                return int(max_rejected)
-            raise ExpertSenderConfigError(
-                f"max_rejected={max_rejected!r}: a float is a fraction of the records read and must be "
-                "between 0 and 1 (0.01 = 1%); pass an int for a count."
-            )
-        return max_rejected
-    if max_rejected < 0:
-        raise ExpertSenderConfigError(f"max_rejected must be >= 0, got {max_rejected}.")
-    return max_rejected
-
-
-def _describe_limit(limit: int | float) -> str:
-    return f"{limit:.2%} of the records read" if isinstance(limit, float) else str(limit)
-
-
-def _exceeds(count: int, limit: int | float, read: int) -> bool:
-    if isinstance(limit, float):
-        return count > limit * read
-    return count > limit
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ExpertSenderConfigError(f"{name} must be a positive integer, got {value!r}.")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ExpertSenderConfigError(f"{name} must be a positive integer, got {value!r}.") from None
-    if number < 1 or number != float(value):
-        raise ExpertSenderConfigError(f"{name} must be a positive integer, got {value!r}.")
-    return number
 
 
 def _reason_of(exc: ExpertSenderError) -> str:
@@ -552,7 +511,7 @@ class _Engine:
         if self.fully_refused_batches < SYSTEMATIC_BATCHES:
             return False
         not_landed = self.progress.rejected + self.progress.invalid
-        if not _exceeds(not_landed, self.max_rejected, self.progress.read):
+        if not exceeds(not_landed, self.max_rejected, self.progress.read):
             return False
         self.log.error(
             "The API refused every record of the first %d batches: this looks like a systematic problem "
@@ -647,11 +606,11 @@ def run_write(
         raise ExpertSenderConfigError(f'on_invalid must be "fail" or "skip", got {on_invalid!r}.')
     limit = parse_max_rejected(max_rejected)
     config = getattr(hook, "config", None)
-    size = _positive_int(
+    size = positive_int(
         "batch_size",
         batch_size if batch_size is not None else getattr(config, "batch_size", DEFAULT_BATCH_SIZE),
     )
-    concurrency = _positive_int(
+    concurrency = positive_int(
         "max_concurrency",
         max_concurrency
         if max_concurrency is not None
@@ -689,7 +648,7 @@ def run_write(
             size,
             concurrency,
             on_invalid,
-            _describe_limit(limit),
+            describe_limit(limit),
             ", DRY RUN (nothing is sent)" if dry_run else "",
         )
         engine.run(records)
@@ -706,7 +665,7 @@ def run_write(
             "the task log lines starting with 'Rejected by the API'.",
             summary=summary,
         )
-    if _exceeds(not_landed, limit, progress.read):
+    if exceeds(not_landed, limit, progress.read):
         where = (
             f"; every one is in the dead-letter file {summary['dead_letter_path']}"
             if summary["dead_letter_path"]
@@ -714,7 +673,7 @@ def run_write(
         )
         raise ExpertSenderRejectedRecordsError(
             f"{not_landed} of {progress.read} {resource} record(s) did not land ({progress.invalid} invalid, "
-            f"{progress.rejected} rejected by the API), more than max_rejected={_describe_limit(limit)}. "
+            f"{progress.rejected} rejected by the API), more than max_rejected={describe_limit(limit)}. "
             f"Every valid record was sent ({progress.accepted} accepted). The reasons are in the task log "
             f"lines starting with 'Invalid' or 'Rejected by the API' (identifiers only){where}.",
             summary=summary,

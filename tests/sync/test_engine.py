@@ -18,7 +18,7 @@ from airflow_provider_expertsender.exceptions import (
 )
 from airflow_provider_expertsender.models import SettingsCatalog
 from airflow_provider_expertsender.sync import run_write
-from airflow_provider_expertsender.sync.engine import parse_max_rejected
+from airflow_provider_expertsender.sync.limits import parse_max_rejected
 from tests.sync.conftest import customer, order
 
 SUMMARY_KEYS = {
