@@ -115,13 +115,14 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
         self._prepare()
         from airflow_provider_expertsender.hooks.expertsender import ExpertSenderAsyncHook
 
-        # One HTTP session for every poll of this wait; the connection is read without blocking the loop.
+        if self.delay_first_poll:
+            await self._sleep()
+        # One HTTP session for all the polls of this wait, opened once the first one is due; the connection
+        # is read without blocking the event loop.
         async with ExpertSenderAsyncHook(expertsender_conn_id=self.expertsender_conn_id) as hook:
             return await self._poll_until_done(hook)
 
     async def _poll_until_done(self, hook: ExpertSenderAsyncHook) -> dict[str, Any]:
-        if self.delay_first_poll:
-            await self._sleep()
         polls = 0
         while True:
             if time.time() >= self.deadline:
