@@ -185,3 +185,35 @@ def test_deferrable_with_a_connection_from_the_metadata_db(
     result = run_dag(dag_source(dag_id, {"deferrable": True, "expertsender_conn_id": db_conn}), dag_id)
     assert result.state == "success", result.task_states
     assert result.xcom("wait_for_order")["status"] == "paid"
+
+
+MAPPED_DAG = """
+from __future__ import annotations
+
+import datetime
+
+try:
+    from airflow.sdk import DAG
+except ImportError:  # Airflow 2
+    from airflow import DAG
+
+from airflow_provider_expertsender.sensors.orders import ExpertSenderOrderSensor
+
+with DAG(dag_id="expertsender_sensor_mapped", schedule=None, start_date=datetime.datetime(2025, 1, 1)):
+    ExpertSenderOrderSensor.partial(
+        task_id="wait_for_orders", target_statuses=["paid"], poke_interval=0.2, timeout=120, deferrable=True
+    ).expand(order_id=["ORD-1", "ORD-2", "ORD-3"])
+"""
+
+
+def test_mapped_deferrable_sensors(run_dag: Any, emulator: Any, ecdp: Any, expertsender_conn: str) -> None:
+    ecdp.order("ORD-1", status="paid")
+    ecdp.order("ORD-2", status="placed")
+    ecdp.order("ORD-3", status=None)
+    # Mapped instances run in index order here: ORD-2 is paid only after its own first poke (the second GET).
+    for order_id in ("ORD-2", "ORD-3"):
+        ecdp.after_gets(2, ecdp.status, order_id, "paid", route="/orders/id/{order_id}")
+    result = run_dag(MAPPED_DAG, "expertsender_sensor_mapped")
+    assert result.state == "success", result.task_states
+    assert [o["id"] for o in result.mapped_xcoms("wait_for_orders")] == ["ORD-1", "ORD-2", "ORD-3"]
+    assert {o["status"] for o in result.mapped_xcoms("wait_for_orders")} == {"paid"}
