@@ -414,6 +414,7 @@ def test_reads_give_up_with_an_error_naming_the_failure(
     assert re.search(words, info.value.message), info.value.message
     assert "GET /customers/email/{value}" in info.value.message
     assert "jane" not in info.value.message
+    assert emulator.api_key not in str(info.value) + repr(info.value) + repr(vars(info.value))
     expected_waits = 0 if fault == "empty 200" else 2
     assert len(hook.waits) == expected_waits
 
@@ -469,7 +470,7 @@ def test_the_custom_event_operator_fails_without_task_retries_when_in_doubt(
     try:
         from airflow.sdk.exceptions import AirflowFailException
     except ImportError:  # Airflow 2
-        from airflow.exceptions import AirflowFailException
+        from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
     op = ExpertSenderSendCustomEventOperator(
         task_id="event", custom_event_id=7, email="jane@example.com", retries=3

@@ -168,7 +168,7 @@ def test_the_serialized_trigger_holds_no_key(expertsender_conn: str, emulator: A
     try:
         from airflow.sdk.exceptions import TaskDeferred
     except ImportError:  # Airflow 2
-        from airflow.exceptions import TaskDeferred
+        from airflow.exceptions import TaskDeferred  # type: ignore[no-redef]
 
     sensor = ExpertSenderCustomerSensor(task_id="wait", email="nobody@example.com", deferrable=True)
     with pytest.raises(TaskDeferred) as info:
@@ -315,7 +315,7 @@ def test_tls_is_verified_by_default(tls_server: Any, monkeypatch: pytest.MonkeyP
 def test_verify_false_works_and_warns(
     tls_server: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
+    from airflow_provider_expertsender.hooks.expertsender import ExpertSenderAsyncHook, ExpertSenderHook
 
     url, seen = tls_server
     seen.clear()
@@ -323,9 +323,16 @@ def test_verify_false_works_and_warns(
     with caplog.at_level(logging.WARNING):
         hook = ExpertSenderHook(expertsender_conn_id="es_tls_off")
         assert hook.list_consents() == []
+
+        async def read() -> dict[str, Any]:
+            async with ExpertSenderAsyncHook(expertsender_conn_id="es_tls_off") as async_hook:
+                return await async_hook.get_customer(email="a@example.com")
+
+        with pytest.raises(ExpertSenderError):  # the TLS handshake works; the fake server has no customers
+            asyncio.run(read())
     assert "TLS certificate verification is OFF" in caplog.text
     assert "es-tls-key-3141592653" not in caplog.text
-    assert len(seen) == 1
+    assert len(seen) == 2  # both hooks got through
 
 
 # -- redirects -----------------------------------------------------------------------------------------------
