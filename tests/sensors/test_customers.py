@@ -211,6 +211,11 @@ class TestDeferrableMode:
             run_sensor(sensor(deferrable=True, expertsender_conn_id=bad_key_conn))
         assert not isinstance(caught.value, AirflowFailException)
 
+    @pytest.mark.parametrize("deferrable", [False, True])
+    def test_never_fail_skips_an_auth_failure(self, bad_key_conn: str, deferrable: bool) -> None:
+        with pytest.raises(AirflowSkipException):
+            run_sensor(sensor(deferrable=deferrable, never_fail=True, expertsender_conn_id=bad_key_conn))
+
     def test_key_revoked_while_deferred_fails_typed(self, emulator: Any) -> None:
         s = sensor(deferrable=True)
         with pytest.raises(TaskDeferred) as deferred:
