@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_expertsender import CONN_TYPE, DEFAULT_BASE_URL
+from airflow_provider_expertsender.endpoints import ORDER_GET_PATHS
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class ExpertSenderConnectionConfig:
     :param max_concurrency: default number of batches sent in parallel by the write operators.
     :param verify: verify TLS certificates (turning it off logs a warning on every hook).
     :param log_payloads: log request and response bodies (they carry personal data: debugging only).
+    :param order_get_path: which path reads one order, ``id`` (``/orders/id/{id}``, default) or ``bare``
+        (``/orders/{id}``): the real API's path is not documented (see ``endpoints.ORDER_GET_PATHS``).
     """
 
     base_url: str
@@ -71,6 +74,7 @@ class ExpertSenderConnectionConfig:
     max_concurrency: int = 4
     verify: bool = True
     log_payloads: bool = False
+    order_get_path: str = "id"
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -246,6 +250,13 @@ def _boolean(conn_id: str | None, name: str, raw: object) -> bool:
     raise _bad(conn_id, name, raw, "true or false")
 
 
+def _one_of(conn_id: str | None, name: str, raw: object, allowed: tuple[str, ...]) -> str:
+    text = str(raw).strip().lower()
+    if text not in allowed:
+        raise _bad(conn_id, name, raw, "one of " + ", ".join(allowed))
+    return text
+
+
 _PARSERS: dict[str, Callable[[str | None, str, object], Any]] = {
     "connect_timeout": _number(0, inclusive=False),
     "read_timeout": _number(0, inclusive=False),
@@ -258,6 +269,7 @@ _PARSERS: dict[str, Callable[[str | None, str, object], Any]] = {
     "max_concurrency": _integer(1),
     "verify": _boolean,
     "log_payloads": _boolean,
+    "order_get_path": lambda conn_id, name, raw: _one_of(conn_id, name, raw, tuple(ORDER_GET_PATHS)),
 }
 
 # Every typed extra is parsed above; this fails at import if a field is added without a parser.

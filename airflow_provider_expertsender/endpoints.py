@@ -42,6 +42,7 @@ class Api:
     # [UNK] The docs say "GET {id}"; only a third-party package shows a path, /orders/id/{id}, parallel to
     # /customers/id/{id}. The emulator serves both /orders/id/{id} and /orders/{id} (switch order_get_paths).
     GET_ORDER = Endpoint("GET", "/orders/id/{order_id}", "unk", "path from a third-party package only")
+    GET_ORDER_BARE = Endpoint("GET", "/orders/{order_id}", "unk", "fits the docs' wording 'GET {id}'")
     UPDATE_ORDER_STATUS = Endpoint("PUT", "/orders/status", "code")
     # Path from a third-party package; the docs describe a soft delete (IsDeleted) of /orders/{id}.
     DELETE_ORDER = Endpoint("DELETE", "/orders/{order_id}", "unk", "path from a third-party package only")
@@ -59,6 +60,9 @@ CUSTOMER_LOOKUPS: dict[str, Endpoint] = {
     "phone": Api.GET_CUSTOMER_BY_PHONE,
     "crm_id": Api.GET_CUSTOMER_BY_CRM_ID,
 }
+
+# [UNK] order GET path: the connection extra ``order_get_path`` picks one of these (default "id").
+ORDER_GET_PATHS: dict[str, Endpoint] = {"id": Api.GET_ORDER, "bare": Api.GET_ORDER_BARE}
 
 # Settings lists: the name users pass (ExpertSenderListSettingsOperator(setting=...)) -> endpoint.
 SETTINGS_LISTS: dict[str, Endpoint] = {

@@ -35,6 +35,7 @@ from airflow_provider_expertsender.connection import ExpertSenderConnectionConfi
 from airflow_provider_expertsender.endpoints import (
     CONNECTION_TEST,
     CUSTOMER_LOOKUPS,
+    ORDER_GET_PATHS,
     SETTINGS_LISTS,
     Api,
     Endpoint,
@@ -328,11 +329,12 @@ class ExpertSenderHook(BaseHook):
         return unwrap_record(answer.body, answer.request)
 
     def get_order(self, order_id: str) -> dict[str, Any]:
-        """Fetch one order by its id.
+        """Fetch one order by its id (path chosen by the connection extra ``order_get_path``).
 
         :raises ExpertSenderNotFoundError: no such order.
         """
-        answer = self._call(Api.GET_ORDER, {"order_id": _required("order_id", order_id)})
+        endpoint = ORDER_GET_PATHS[self.config.order_get_path]
+        answer = self._call(endpoint, {"order_id": _required("order_id", order_id)})
         return unwrap_record(answer.body, answer.request)
 
     def update_order_status(
@@ -558,7 +560,8 @@ class ExpertSenderAsyncHook(BaseHook):
 
     async def get_order(self, order_id: str) -> dict[str, Any]:
         """Fetch one order by its id (raises ``ExpertSenderNotFoundError``)."""
-        answer = await self._call(Api.GET_ORDER, {"order_id": _required("order_id", order_id)})
+        endpoint = ORDER_GET_PATHS[(await self.get_config()).order_get_path]
+        answer = await self._call(endpoint, {"order_id": _required("order_id", order_id)})
         return unwrap_record(answer.body, answer.request)
 
     async def close(self) -> None:

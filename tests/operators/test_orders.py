@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_expertsender.emulator.pytest_plugin import connection_json
 from airflow_provider_expertsender.exceptions import (
     ExpertSenderConfigError,
     ExpertSenderError,
@@ -19,26 +20,16 @@ from airflow_provider_expertsender.operators.orders import (
 
 from .conftest import JANE, order_record
 
-# [UNK] GET order path: the emulator serves /orders/id/{id}, /orders/{id}, or both. The provider calls the one
-# path chosen in endpoints.py (Api.GET_ORDER, /orders/id/{id}); against an API serving only /orders/{id} a GET
-# finds nothing. Strict xfail: when the hook learns to fall back, this turns red and the mark must go.
-ORDER_GET_PATHS = [
-    ("id",),
-    pytest.param(
-        ("bare",),
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=ExpertSenderNotFoundError,
-            reason="hook.get_order calls only Api.GET_ORDER (/orders/id/{id}), no /orders/{id} fallback",
-        ),
-    ),
-    ("id", "bare"),
-]
 
-
-@pytest.fixture(params=ORDER_GET_PATHS, ids=lambda p: "+".join(p))
-def order_get_paths(request, emulator):
+# [UNK] GET order path: the emulator serves /orders/id/{id}, /orders/{id}, or both. The provider calls
+# the path the connection extra order_get_path picks (endpoints.ORDER_GET_PATHS; default "id").
+@pytest.fixture(params=[("id",), ("bare",), ("id", "bare")], ids=lambda p: "+".join(p))
+def order_get_paths(request, emulator, expertsender_conn, monkeypatch):
     emulator.switches.order_get_paths = request.param
+    if request.param == ("bare",):
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_EXPERTSENDER_DEFAULT", connection_json(emulator, order_get_path="bare")
+        )
     return request.param
 
 
