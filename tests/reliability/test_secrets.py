@@ -43,10 +43,12 @@ from __future__ import annotations
 import datetime
 
 try:
-    from airflow.sdk import DAG
+    from airflow.sdk import DAG, task
 except ImportError:  # Airflow 2
     from airflow import DAG
+    from airflow.decorators import task
 
+from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
 from airflow_provider_expertsender.operators.customers import ExpertSenderUpsertCustomersOperator
 from airflow_provider_expertsender.operators.settings import ExpertSenderListSettingsOperator
 from airflow_provider_expertsender.sensors.customers import ExpertSenderCustomerSensor
@@ -76,7 +78,20 @@ with DAG(
     fail = ExpertSenderListSettingsOperator(
         task_id="fail", setting="order_attributes", retries=1, retry_delay=datetime.timedelta(seconds=0)
     )
-    write >> wait >> fail
+
+
+    @task
+    def careless() -> None:
+        # The hook registers the key with the secrets masker of the task process, which Airflow applies to
+        # task logs (dag.test() prints unmasked, so the test applies it itself).
+        try:
+            from airflow.sdk.log import redact
+        except ImportError:  # Airflow 2
+            from airflow.utils.log.secrets_masker import redact
+        key = ExpertSenderHook().config.api_key
+        print("careless print", redact(f"key={key}"))
+
+    careless() >> write >> wait >> fail
 """
 
 
@@ -129,6 +144,7 @@ def test_a_full_dag_leaks_the_key_nowhere(
     logs = "\n".join([out, err, caplog.text, *(_formatted(r) for r in caplog.records)])
     assert "not allowed to use this resource (403" in logs, "the failing task's error is not in the logs"
     assert "Summary:" in logs, "the write task's log is not captured"
+    assert "careless print key=***" in logs, "the hook did not register the key with the secrets masker"
 
     # The key: in no log, exception, XCom, rendered field, trigger row, DB table, file or emulator trace.
     places = {
