@@ -278,6 +278,28 @@ def test_add_mode_is_never_sent_twice(fault: str, emulator: Any, make_hook: Call
     assert ledger.lost == (5 if applied == "not applied" else 0)
 
 
+@pytest.mark.parametrize(
+    "fault", ["5xx burst", "drop after apply", "latency > read timeout", "truncated body"]
+)
+def test_order_add_is_never_sent_twice(fault: str, emulator: Any, make_hook: Callable[..., Any]) -> None:
+    from airflow_provider_expertsender.models import order_payload
+
+    hook = make_hook(read_timeout=0.3, max_retries=8, backoff_base=0.01, backoff_max=0.05)
+    applied, _ = NON_IDEMPOTENT[fault]
+    records = [order_payload(order(i)) for i in range(5)]
+    with FAULTS[fault](emulator), pytest.raises(ExpertSenderError) as info:
+        hook.register_orders(records, mode="Add")
+    assert getattr(info.value, "maybe_applied", None) is True
+    _settle(emulator, "/orders", 1)
+    time.sleep(0.05)
+    store = emulator.store(emulator.api_key)
+    assert len(posts(emulator, "/orders")) == 1
+    assert store.counters.get("items_rejected", 0) == 0
+    ledger = order_ledger(store, [r["id"] for r in records])
+    assert ledger.duplicated == 0
+    assert ledger.lost == (5 if applied == "not applied" else 0)
+
+
 @pytest.mark.parametrize("fault", list(NON_IDEMPOTENT))
 def test_custom_event_is_never_fired_twice(fault: str, emulator: Any, make_hook: Callable[..., Any]) -> None:
     hook = make_hook(read_timeout=0.3, max_retries=8, backoff_base=0.01, backoff_max=0.05)
