@@ -62,6 +62,9 @@ def for_a_while(emulator: Any, seconds: float, **switches: Any) -> Iterator[None
     finally:
         timer.cancel()
         emulator.switches.update(**saved)
+        # A request that was already waiting out the latency is applied when it ends: let it end here, so it
+        # cannot write into the (reset) store of the next test.
+        time.sleep(switches.get("latency_ms", 0) / 1000 + (0.1 if "latency_ms" in switches else 0))
 
 
 @contextmanager
