@@ -75,7 +75,13 @@ LOGGED_REJECTIONS = 50
 SYSTEMATIC_BATCHES = 3
 
 # matchBy -> the payload field that identifies the customer, for keeping writes of one customer in order.
-_MATCH_FIELDS = {"Email": "email", "PhoneNumber": "phone", "CrmId": "crmId", "VisitorId": "visitorId"}
+_MATCH_FIELDS = {
+    "Email": "email",
+    "PhoneNumber": "phone",
+    "CrmId": "crmId",
+    "VisitorId": "visitorId",
+    "GUID": "guid",
+}
 
 
 @dataclass

@@ -442,3 +442,46 @@ def test_no_dead_letter_file_when_everything_landed(hook, store, tmp_path):
     summary = write(hook, records=[customer(1)], dead_letter_path=str(tmp_path / "dead.jsonl"))
     assert summary["dead_letter_path"] is None
     assert not (tmp_path / "dead.jsonl").exists()
+
+
+def test_unreadable_rows_are_invalid_records(hook, store, tmp_path):
+    from airflow_provider_expertsender.sync.mapping import RowError
+
+    records = [
+        customer(0),
+        RowError("a.jsonl line 2: not valid JSON (Expecting value)", "{oops"),
+        customer(2),
+    ]
+    dead = tmp_path / "dead.jsonl"
+
+    summary = write(hook, records=records, on_invalid="skip", max_rejected=1, dead_letter_path=str(dead))
+
+    assert (summary["invalid"], summary["accepted"]) == (1, 2)
+    [line] = [json.loads(text) for text in dead.read_text().splitlines()]
+    assert line["position"] == 1
+    assert line["problems"] == [
+        {"field": "(row)", "rule": "a.jsonl line 2: not valid JSON (Expecting value)"}
+    ]
+    assert line["record"] == "{oops"
+
+
+def test_progress_lines(hook, store, caplog):
+    with caplog.at_level(logging.INFO):
+        write(hook, records=[customer(i) for i in range(30)], batch_size=10, progress_interval=0)
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Progress (")]
+    assert len(lines) >= 2
+    assert "read 30, invalid 0, sent 30, accepted 30, rejected 0, 3 request(s)" in lines[-1]
+    assert "records/s" in lines[-1]
+    assert "elapsed" in lines[-1]
+
+
+def test_customers_matched_by_guid_keep_their_order(hook, store, emulator):
+    emulator.switches.fail_next(1, status=429, retry_after=0.3)
+    guid = "4b1c2f5e-8d4a-4f0e-9a5b-0c1d2e3f4a5b"
+    records = [{"guid": guid, "email": "g@example.com", "first_name": f"round{r}"} for r in range(2)]
+
+    summary = write(hook, records=records, match_by="GUID", batch_size=1, max_concurrency=2)
+
+    assert summary["accepted"] == 2
+    assert [c["firstName"] for c in store.customers] == ["round1"]
