@@ -153,6 +153,48 @@ def test_idempotent_order_sync_survives(fault: str, emulator: Any, make_hook: Ca
     assert hook.waits
 
 
+def test_an_idempotent_sync_that_gives_up_explains_and_a_rerun_completes(
+    emulator: Any, make_hook: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API goes down for good after three batches: the task fails with the server's error and says a
+    re-run is safe; the re-run (an Airflow task retry) then stores every record exactly once."""
+    from airflow_provider_expertsender.sync import run_write
+
+    hook = make_hook(max_retries=3)
+    records = list(customers(200))
+    attempts = {"n": 0}
+    send_once = hook._send_once
+
+    def outage_after_three(*args: Any, **kwargs: Any) -> Any:
+        attempts["n"] += 1
+        if attempts["n"] == 4:
+            emulator.switches.error_rate = 1.0  # every request from now on: 503
+        return send_once(*args, **kwargs)
+
+    hook._send_once = outage_after_three
+    with caplog.at_level(logging.INFO), pytest.raises(ExpertSenderServerError) as info:
+        run_write(
+            hook,
+            resource="customers",
+            records=records,
+            mode="AddOrUpdate",
+            batch_size=20,
+            max_concurrency=1,
+            logger=logging.getLogger(HOOK_LOGGER),
+        )
+    assert "POST /customers: ExpertSender server error (503" in info.value.message
+    assert "re-running the task re-sends every record safely" in caplog.text
+    assert len(hook.waits) <= 3 * 3  # the retry budget of at most the batches in flight after the outage
+    stored_before = len(emulator.store(emulator.api_key).customers)
+    assert 60 <= stored_before < 200
+
+    emulator.switches.error_rate = 0.0
+    summary = run_write(make_hook("es_rerun"), resource="customers", records=records, mode="AddOrUpdate")
+    ledger = customer_ledger(emulator.store(emulator.api_key), [r["email"] for r in records])
+    assert (ledger.lost, ledger.duplicated, ledger.unexpected) == (0, 0, 0)
+    assert summary["accepted"] == 200
+
+
 def test_429_waits_are_the_servers_retry_after(emulator: Any, make_hook: Callable[..., Any]) -> None:
     hook = make_hook(**RETRYING)
     emulator.switches.fail_next(3, status=429, retry_after=0.2)
