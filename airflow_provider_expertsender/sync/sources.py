@@ -17,6 +17,7 @@ driver has one (PostgreSQL psycopg2/psycopg: a named cursor; MySQL: ``SSCursor``
 
 from __future__ import annotations
 
+import ast
 import csv
 import gzip
 import io
@@ -56,16 +57,22 @@ _GLOB_CHARS = frozenset("*?[")
 def records_rows(records: Any) -> Iterable[Any]:
     """The rows of an in-memory ``records`` argument (a list, an XCom value, a rendered JSON string).
 
-    A dict is one record; a string must hold a JSON list or object (what a Jinja template renders to).
+    A dict is one record. A string (what a Jinja template renders to) must hold a JSON list or object, or the
+    Python literal of one: ``"{{ ti.xcom_pull('extract') }}"`` renders the list's ``repr``, which
+    :func:`ast.literal_eval` reads back safely (literals only, no code).
     """
     if isinstance(records, (str, bytes)):
         try:
             records = json.loads(records)
-        except ValueError as err:
-            raise ExpertSenderConfigError(
-                "The records argument is a string that is not JSON. Pass a list of dicts (or an XComArg), or "
-                "set render_template_as_native_obj=True on the DAG when it comes from a template."
-            ) from err
+        except ValueError:
+            try:
+                records = ast.literal_eval(records.decode() if isinstance(records, bytes) else records)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                raise ExpertSenderConfigError(
+                    "The records argument is a string that is neither JSON nor a Python list/dict literal. "
+                    "Pass a list of dicts or an XComArg, render with '| tojson', or set "
+                    "render_template_as_native_obj=True on the DAG."
+                ) from None
     if isinstance(records, Mapping):
         return [records]
     if not isinstance(records, Iterable):

@@ -89,6 +89,14 @@ def test_templated_records_rendered_as_json(store, run_op, expertsender_conn):
     assert {c["email"] for c in store.customers} == {"a@example.com", "b@example.com"}
 
 
+def test_templated_records_rendered_as_a_python_literal(store, run_op, expertsender_conn):
+    # "{{ ti.xcom_pull(...) }}" without native rendering gives the list's repr.
+    op = upsert(customers="{{ params.records }}")
+    summary = run_op(op, params={"records": [{"email": "a@example.com", "attr_city": "Oslo"}]})
+    assert summary["accepted"] == 1
+    assert store.customer(email="a@example.com")["customAttributes"] == [{"name": "city", "value": "Oslo"}]
+
+
 def test_file_source_templated_path_field_map_and_dead_letters(
     tmp_path, store, run_op, expertsender_conn, caplog, capsys
 ):

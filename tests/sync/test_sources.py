@@ -30,8 +30,12 @@ def test_records_rows_accepts_lists_dicts_and_json_strings():
     assert list(sources.records_rows([{"a": 1}])) == [{"a": 1}]
     assert list(sources.records_rows({"a": 1})) == [{"a": 1}]
     assert list(sources.records_rows('[{"a": 1}, {"a": 2}]')) == [{"a": 1}, {"a": 2}]
+    # A Python repr, what "{{ ti.xcom_pull(...) }}" renders without native rendering.
+    assert list(sources.records_rows("[{'a': 1, 'b': None, 'c': True}]")) == [{"a": 1, "b": None, "c": True}]
     with pytest.raises(ExpertSenderConfigError, match="render_template_as_native_obj"):
-        sources.records_rows("[{'a': 1}]")  # a Python repr, what a plain Jinja render produces
+        sources.records_rows("[{'when': datetime.date(2025, 1, 1)}]")  # not a literal: never evaluated
+    with pytest.raises(ExpertSenderConfigError):
+        sources.records_rows("__import__('os').getcwd()")
     with pytest.raises(ExpertSenderConfigError):
         sources.records_rows(42)
 
