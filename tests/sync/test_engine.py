@@ -173,8 +173,8 @@ def test_refused_record_counted_against_max_rejected(hook, store):
 
 
 def test_unnamed_refusals_are_isolated_by_bisection(hook, store, emulator):
-    # strict_match_by makes the API refuse a whole request without naming an item; one customer per
-    # batch is sent with the wrong identifier... so every record of such a batch is isolated alone.
+    # With strict_match_by, a matchBy other than the business unit's default is refused for the whole
+    # request, naming the matchBy field but no item: the engine can only bisect, down to single records.
     emulator.switches.strict_match_by = True
     records = [customer(i, crm_id=f"C{i}") for i in range(4)]
 
