@@ -226,7 +226,9 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
             )
         except ExpertSenderRejectedRecordsError as err:
             # Downstream tasks (trigger_rule="all_done") and callbacks can still read the counts.
-            context["ti"].xcom_push(key="return_value", value=err.summary)
+            ti = context.get("ti")
+            if ti is not None:
+                ti.xcom_push(key="return_value", value=err.summary)
             raise
         finally:
             close = getattr(rows, "close", None)
