@@ -485,3 +485,24 @@ def test_customers_matched_by_guid_keep_their_order(hook, store, emulator):
 
     assert summary["accepted"] == 2
     assert [c["firstName"] for c in store.customers] == ["round1"]
+
+
+class _UnattributedErrorsHook:
+    """The emulator always names items; a 2xx whose errors name none can only come from a stand-in hook."""
+
+    class config:
+        batch_size = 10
+        max_concurrency = 2
+
+    def upsert_customers(self, records: list[Any], mode: str, match_by: str) -> Any:
+        from airflow_provider_expertsender.hooks._responses import ItemError, WriteResult
+
+        return WriteResult(status=201, sent=len(records), item_errors=(ItemError(None, "something failed"),))
+
+
+def test_errors_naming_no_record_are_reported_not_counted(caplog):
+    with caplog.at_level(logging.WARNING):
+        summary = write(_UnattributedErrorsHook(), records=[customer(i) for i in range(25)])
+
+    assert (summary["accepted"], summary["rejected"], summary["unattributed_errors"]) == (25, 0, 3)
+    assert "did not tie to a record: something failed" in caplog.text
