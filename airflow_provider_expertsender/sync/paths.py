@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -28,7 +30,17 @@ def object_storage_path(uri: str) -> Any:
         from airflow.sdk import ObjectStoragePath
     except ImportError:  # Airflow 2.10
         from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
-    return ObjectStoragePath(uri)
+    try:
+        return ObjectStoragePath(uri)
+    except TypeError as err:
+        if "incompatible with ObjectStoragePath" not in str(err):
+            raise
+        # Airflow 2.10's ObjectStoragePath does not work with universal-pathlib 0.3 (any URI fails).
+        raise ExpertSenderConfigError(
+            f"{uri}: Airflow's ObjectStoragePath cannot open URIs with the installed universal-pathlib. On "
+            "Airflow 2.10 install the version of Airflow's constraints file: pip install "
+            "'universal-pathlib<0.3'. Plain local paths (without file://) work regardless."
+        ) from err
 
 
 def as_path(location: Any) -> Any:
