@@ -205,7 +205,9 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
         from airflow_provider_expertsender.sync import run_write
         from airflow_provider_expertsender.sync.mapping import RowMapper
 
-        mapper = RowMapper(self.resource, field_map=self.field_map or None, row_mapper=self.row_mapper)
+        mapper = RowMapper(
+            self.resource, field_map=self.field_map or None, row_mapper=self.row_mapper, logger=self.log
+        )
         settings = self._settings() if self.validate_against_settings else None
         rows = self._rows()
         try:

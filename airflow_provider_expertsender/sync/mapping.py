@@ -28,18 +28,22 @@ Product lines of an order come either from a JSON column ``products`` (one row p
 ``websiteId``) form one order, whose order-level fields are taken from its first row. Consecutive, because the
 input is a stream and memory must not grow with it: sort the query (``ORDER BY order_id``) or the file by
 order id. A row whose ``product_*`` columns are all empty (an order without lines in a ``LEFT JOIN``) adds no
-product line.
+product line. An order id that comes back after other orders (among the last 10,000) is logged
+once as a warning: the input is not sorted.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
+
+log = logging.getLogger(__name__)
 
 # Columns holding a list or an object in the API: a JSON string there is parsed.
 _JSON_FIELDS = frozenset(
@@ -59,6 +63,8 @@ _JSON_FIELDS = frozenset(
 _TRUE = frozenset({"true", "yes", "1", "y", "t"})
 _FALSE = frozenset({"false", "no", "0", "n", "f"})
 _PLAN_CACHE_SIZE = 256
+# How many recent orders are remembered to detect product lines of one order that are not consecutive.
+_RECENT_ORDERS = 10_000
 
 # Plan steps: (kind, source key, argument)
 _PASS, _JSON, _NESTED, _ATTR, _CONSENT, _CUSTOMER, _PRODUCT, _PRODUCT_ATTR = range(8)
@@ -141,6 +147,7 @@ class RowMapper:
     :param resource: ``"customers"`` or ``"orders"``.
     :param field_map: renames, ``{source key: target key}``.
     :param row_mapper: a callable or an import path (``"pkg.mod:func"``).
+    :param logger: where warnings go (default: this module's logger).
     """
 
     def __init__(
@@ -149,12 +156,14 @@ class RowMapper:
         *,
         field_map: Mapping[str, str] | None = None,
         row_mapper: Any = None,
+        logger: Any = None,
     ) -> None:
         if field_map is not None and not isinstance(field_map, Mapping):
             raise ExpertSenderConfigError(
                 f"field_map must be a dict of source key -> target key, got {type(field_map).__name__}."
             )
         self.resource = resource
+        self.log = logger or log
         self.field_map = dict(field_map or {})
         self.row_mapper = load_row_mapper(row_mapper)
         self._attribute_fields = (
@@ -165,6 +174,8 @@ class RowMapper:
         # With a row_mapper, field_map renames before it runs (in _rows), so the plans must not rename again.
         self._renames = {} if self.row_mapper is not None else self.field_map
         self._plans: dict[tuple[str, ...], _Plan] = {}
+        #: orders whose product-line rows were not consecutive (seen among the last _RECENT_ORDERS orders)
+        self.split_orders = 0
 
     # ---------------------------------------------------------------------------------------------- planning
 
@@ -300,6 +311,16 @@ class RowMapper:
         """Map ``rows`` lazily to records (and :class:`RowError` for the rows that cannot be mapped)."""
         return self._map(self._rows(rows) if self.row_mapper is not None else rows)
 
+    def _split_order(self, key: Any) -> None:
+        self.split_orders += 1
+        if self.split_orders == 1:
+            self.log.warning(
+                "Product lines of order %s are not consecutive in the input: it is sent as two orders, and "
+                "with AddOrReplace the second replaces the first. Sort the rows by order id (ORDER BY). "
+                "Further occurrences are counted, not logged.",
+                key[1],
+            )
+
     def _map(self, rows: Iterable[Any]) -> Iterator[Any]:
         apply = self._apply
         if self.resource == "customers":
@@ -312,6 +333,7 @@ class RowMapper:
         # Orders: rows with product_* columns are product lines, grouped by consecutive order id.
         current: dict[str, Any] | None = None
         current_key: Any = None
+        recent: dict[Any, None] = {}  # the last orders started, oldest first (to spot unsorted input)
         for row in rows:
             if isinstance(row, RowError) or not isinstance(row, Mapping):
                 if current is not None:
@@ -333,6 +355,11 @@ class RowMapper:
                 continue
             if current is not None:
                 yield current
+            if key in recent:
+                self._split_order(key)
+            recent[key] = None
+            if len(recent) > _RECENT_ORDERS:
+                del recent[next(iter(recent))]
             current, current_key = record, key
             existing = record.get("products")
             current["products"] = list(existing) if isinstance(existing, list) else []

@@ -119,9 +119,11 @@ def test_one_row_per_product_line_grouped_by_consecutive_order_id():
         line("O-3", "C"),
         line("O-1", "D"),
     ]
-    records = mapped("orders", rows)
+    mapper = RowMapper("orders")
+    records = list(mapper.map(rows))
 
     assert [r["id"] for r in records] == ["O-1", "O-2", "O-3", "O-1"]  # consecutive rows only
+    assert mapper.split_orders == 1  # O-1 came back: the input is not sorted (warned once)
     assert records[0]["products"] == [
         {
             "id": "A",
@@ -144,7 +146,18 @@ def test_product_lines_of_the_same_id_on_two_websites_are_two_orders():
         {"id": "O-1", "website_id": 1, "product_id": "A"},
         {"id": "O-1", "website_id": 2, "product_id": "B"},
     ]
-    assert [len(r["products"]) for r in mapped("orders", rows)] == [1, 1]
+    mapper = RowMapper("orders")
+    assert [len(r["products"]) for r in mapper.map(rows)] == [1, 1]
+    assert mapper.split_orders == 0
+
+
+def test_unsorted_product_lines_are_warned_about_once(caplog):
+    rows = [{"id": f"O-{i % 3}", "product_id": str(i)} for i in range(9)]
+    mapper = RowMapper("orders")
+    with caplog.at_level("WARNING"):
+        assert len(list(mapper.map(rows))) == 9
+    assert mapper.split_orders == 6
+    assert caplog.text.count("not consecutive") == 1
 
 
 def test_row_mapper_runs_after_field_map_and_before_the_automatic_rules():
