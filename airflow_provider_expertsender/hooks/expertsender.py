@@ -148,7 +148,17 @@ def _records(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def _request_info(endpoint: Endpoint, params: Mapping[str, object] | None = None) -> RequestInfo:
-    """Fill the endpoint's template; every value is URL-encoded whole (``/`` too), so it stays one segment."""
+    """Fill the endpoint's template; every value is URL-encoded whole (``/`` too), so it stays one segment.
+
+    ``.`` and ``..`` are unreserved characters that clients and servers resolve as dot-segments, whatever
+    their encoding, so such an identifier could address another path: it is refused.
+    """
+    for name, value in (params or {}).items():
+        if str(value).strip() in (".", ".."):
+            raise ExpertSenderConfigError(
+                f"{endpoint.method} {endpoint.path}: {name} {str(value)!r} cannot address a record "
+                "(a path segment of dots is resolved away by HTTP). Pass the record's real identifier."
+            )
     values = {k: quote(str(v), safe="") for k, v in (params or {}).items()}
     return RequestInfo(endpoint.method, endpoint.path, endpoint.path.format(**values))
 

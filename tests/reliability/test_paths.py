@@ -72,11 +72,6 @@ def _seed(make_hook: Callable[..., Any], value: str) -> Any:
     return hook
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the identifiers '.' and '..' are sent as dot segments, which the HTTP client removes",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize("value", [".", ".."])
 def test_dot_segments_never_reach_another_path(
     value: str, emulator: Any, make_hook: Callable[..., Any]
