@@ -113,6 +113,14 @@ class ExpertSenderTransportError(ExpertSenderError):
         self.maybe_applied = maybe_applied
 
 
+class ExpertSenderSourceError(ExpertSenderError):
+    """A bulk write's input file cannot be read on (bad encoding, broken quoting, truncated compression).
+
+    The message names the file and, where known, the line. Rows before that point were read (and, with
+    ``on_invalid="skip"``, may have been sent); nothing after it was.
+    """
+
+
 class ExpertSenderResponseError(ExpertSenderError):
     """A response the provider cannot interpret (2xx with a body that is not the documented JSON shape)."""
 

@@ -24,11 +24,12 @@ import io
 import json
 import logging
 import uuid
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from typing import IO, Any
 
-from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
+from airflow_provider_expertsender.exceptions import ExpertSenderConfigError, ExpertSenderSourceError
 from airflow_provider_expertsender.sync.mapping import RowError
 from airflow_provider_expertsender.sync.paths import as_path, display
 
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Rows fetched from a database per round trip (and the size of a server-side cursor's window).
 FETCH_SIZE = 2000
+#: Largest CSV cell accepted (the csv module's default is 128 KiB); longer cells are refused by validation.
+CSV_FIELD_LIMIT = 16 * 1024 * 1024
 #: Rows converted at once from a Parquet file.
 PARQUET_BATCH_ROWS = 4096
 
@@ -163,22 +166,36 @@ def _json_array_rows(data: bytes, name: str) -> Iterator[Any]:
 
 
 def _csv_rows(handle: IO[bytes], name: str, delimiter: str) -> Iterator[Any]:
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text, delimiter=delimiter)
-    header = next(reader, None)
-    if header is None:
-        return
-    width = len(header)
-    for row in reader:
-        if len(row) != width:
-            if not row:
+    # strict: an unclosed quote is an error at the end of the file, never rows silently merged into one cell.
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        width = len(header)
+        for row in reader:
+            if len(row) != width:
+                if not row:
+                    continue
+                yield RowError(
+                    f"{name} line {reader.line_num}: {len(row)} fields, the header has {width}",
+                    dict(zip(header, row, strict=False)),
+                )
                 continue
-            yield RowError(
-                f"{name} line {reader.line_num}: {len(row)} fields, the header has {width}",
-                dict(zip(header, row, strict=False)),
-            )
-            continue
-        yield {key: (value if value != "" else None) for key, value in zip(header, row, strict=True)}
+            yield {key: (value if value != "" else None) for key, value in zip(header, row, strict=True)}
+    except csv.Error as err:
+        raise ExpertSenderSourceError(
+            f"{name} line {reader.line_num}: broken CSV ({err}); check the quoting of that line and the ones "
+            "before it. Nothing after it was read."
+        ) from None
+    except UnicodeDecodeError:
+        raise ExpertSenderSourceError(
+            f"{name} near line {reader.line_num + 1}: not UTF-8 text. Re-export the file as UTF-8. Nothing "
+            "after it was read."
+        ) from None
 
 
 def _parquet_rows(handle: IO[bytes]) -> Iterator[Any]:
@@ -197,14 +214,20 @@ def file_rows(path: Any) -> Iterator[Any]:
     """The rows of one file (see the module docstring for the formats)."""
     fmt, compressed = _format_of(path.name)
     name = display(path)
-    with path.open("rb") as raw:
-        handle: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw  # type: ignore[assignment]
-        if fmt == "jsonl":
-            yield from _jsonl_rows(handle, name)
-        elif fmt == "parquet":
-            yield from _parquet_rows(handle)
-        else:
-            yield from _csv_rows(handle, name, "\t" if fmt == "tsv" else ",")
+    try:
+        with path.open("rb") as raw:
+            handle: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw  # type: ignore[assignment]
+            if fmt == "jsonl":
+                yield from _jsonl_rows(handle, name)
+            elif fmt == "parquet":
+                yield from _parquet_rows(handle)
+            else:
+                yield from _csv_rows(handle, name, "\t" if fmt == "tsv" else ",")
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ExpertSenderSourceError(
+            f"{name}: the compressed file is truncated or corrupt ({type(err).__name__}). Nothing after the "
+            "damaged part was read."
+        ) from None
 
 
 def files_rows(source_path: Any, logger: Any = None) -> Iterator[Any]:

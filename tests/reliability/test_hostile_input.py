@@ -401,10 +401,6 @@ def test_csv_with_ragged_rows_and_stray_quotes(
     _accounted(emulator, letters, [f"{c}@x.example" for c in "abcdef"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unclosed quote in a CSV swallows the following rows into one field (silently lost)",
-)
 def test_csv_with_an_unclosed_quote_loses_no_row(
     emulator: Any, make_hook: Callable[..., Any], tmp_path: Path
 ) -> None:
@@ -428,6 +424,10 @@ def _dead(tmp_path: Path) -> list[str]:
     return dead.read_text().splitlines() if dead.exists() else []
 
 
+def _half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
 HOSTILE_FILES: dict[str, tuple[str, bytes]] = {
     "csv with invalid UTF-8": (
         "in.csv",
@@ -437,14 +437,11 @@ HOSTILE_FILES: dict[str, tuple[str, bytes]] = {
         "in.csv",
         b"email,first_name\na@x.example,Ann\nb@x.example," + b"x" * 200_000 + b"\nc@x.example,Cid\n",
     ),
-    "truncated gzip": ("in.jsonl.gz", gzip.compress(b'{"email": "a@x.example"}\n' * 2000)[:400]),
+    # Cut in the middle of the deflate stream (the whole file compresses to under 200 bytes).
+    "truncated gzip": ("in.jsonl.gz", _half(gzip.compress(b'{"email": "a@x.example"}\n' * 2000))),
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a library exception (UnicodeDecodeError, _csv.Error, EOFError) escapes the file readers",
-)
 @pytest.mark.parametrize("case", list(HOSTILE_FILES))
 def test_unreadable_files_fail_with_the_projects_error_naming_the_file(
     case: str, emulator: Any, make_hook: Callable[..., Any], tmp_path: Path
