@@ -23,7 +23,9 @@ Phone = Annotated[
     AfterValidator(_values.check_no_whitespace),
 ]
 CrmId = Annotated[str, BeforeValidator(_values.int_to_str), StringConstraints(min_length=1, max_length=128)]
-VisitorId = Annotated[str, StringConstraints(min_length=1, max_length=38)]
+VisitorId = Annotated[
+    str, BeforeValidator(_values.int_to_str), StringConstraints(min_length=1, max_length=38)
+]
 Guid = Annotated[str, StringConstraints(min_length=1, max_length=38), AfterValidator(_values.check_guid)]
 Name256 = Annotated[str, StringConstraints(max_length=256)]
 Int32 = Annotated[int, BeforeValidator(_values.int32(-(2**31)))]

@@ -40,10 +40,13 @@ _HUGE_BITS = 1330
 
 
 def int_to_str(value: object) -> object:
-    """Let an integer stand for a string identifier (crm ids and order ids often come from integer columns).
+    """Let an integer or a UUID stand for a string identifier (crm ids and order ids often come from integer
+    columns; PostgreSQL ``uuid`` columns arrive as :class:`uuid.UUID` on some driver versions).
 
     Floats are not converted: ``10042.0`` is most likely a damaged id, so it fails as "must be a string".
     """
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if isinstance(value, int) and not isinstance(value, bool):
         if value.bit_length() > _HUGE_BITS:
             raise ValueError("must be a string (this integer is far too long for an identifier)")

@@ -554,9 +554,6 @@ def test_sql_rows_with_nulls_and_unexpected_types(
     assert summary["rejected"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a uuid.UUID (PostgreSQL uuid column on Airflow 3) is refused as an identifier"
-)
 @pytest.mark.parametrize("field", ["visitor_id", "crm_id"])
 def test_a_uuid_is_an_identifier(field: str) -> None:
     """Integers stand for string identifiers (crm ids from integer columns); a UUID should too: it is what a
