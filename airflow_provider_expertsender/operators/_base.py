@@ -102,3 +102,15 @@ def require(name: str, value: Any, *, what: str) -> Any:
     if not is_given(value):
         raise ExpertSenderConfigError(f"{what} needs {name}; it is {value!r}. Pass a non-empty {name}.")
     return value
+
+
+def no_task_retry(message: str) -> Exception:
+    """An exception that fails the task without using its remaining Airflow retries.
+
+    For a write that may already have been applied and must not be repeated (custom events, mode ``Add``).
+    """
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:  # Airflow 2
+        from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
+    return AirflowFailException(message)

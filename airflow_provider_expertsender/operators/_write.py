@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_expertsender.exceptions import ExpertSenderConfigError, ExpertSenderRejectedRecordsError
+from airflow_provider_expertsender.exceptions import (
+    ExpertSenderConfigError,
+    ExpertSenderError,
+    ExpertSenderRejectedRecordsError,
+)
 from airflow_provider_expertsender.operators._base import (
     DEFAULT_CONN_ID,
     ExpertSenderBaseOperator,
     check_identifiers_early,
     is_dynamic,
     is_given,
+    no_task_retry,
     one_identifier,
 )
 
@@ -231,6 +236,15 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
             ti = context.get("ti")
             if ti is not None:
                 ti.xcom_push(key="return_value", value=err.summary)
+            raise
+        except ExpertSenderError as err:
+            if getattr(err, "maybe_applied", False) and str(self.mode).strip().lower() == "add":
+                raise no_task_retry(
+                    f"A batch may have been applied although its request failed ({err.message}). Mode Add is "
+                    "not idempotent, so the task is not retried: the records in doubt are named in the log "
+                    "(and in the dead-letter file, stage in_doubt). Check them, then re-run; or use the "
+                    "upsert mode (AddOrUpdate / AddOrReplace), which is safe to repeat."
+                ) from err
             raise
         finally:
             close = getattr(rows, "close", None)

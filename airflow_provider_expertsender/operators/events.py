@@ -9,6 +9,7 @@ from airflow_provider_expertsender.operators._base import (
     ExpertSenderBaseOperator,
     check_identifiers_early,
     is_dynamic,
+    no_task_retry,
     one_identifier,
     require,
 )
@@ -113,7 +114,7 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
             )
         except ExpertSenderError as err:
             if getattr(err, "maybe_applied", False) and not self.retry_unsafe:
-                raise _no_task_retry(
+                raise no_task_retry(
                     f"Custom event {event_id} may have been fired although the request failed "
                     f"({err.message}). Not retrying the task, so the customer does not get it twice; "
                     "check the scenario, and pass retry_unsafe=True if a duplicate is acceptable."
@@ -121,12 +122,3 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
             raise
         self.log.info("Fired custom event %s for the customer with that %s.", event_id, kind)
         return {"custom_event_id": event_id, "identifier": kind, "data_fields": len(data_fields)}
-
-
-def _no_task_retry(message: str) -> Exception:
-    """An exception that fails the task without using its remaining Airflow retries."""
-    try:
-        from airflow.sdk.exceptions import AirflowFailException
-    except ImportError:  # Airflow 2
-        from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
-    return AirflowFailException(message)

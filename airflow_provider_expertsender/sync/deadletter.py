@@ -35,7 +35,8 @@ class DeadLetterWriter:
     mix its rejections with the previous try's), and not at all when every record landed.
 
     Each line: ``{"position", "identifier", "stage", "reason", "problems", "record"}`` where ``stage`` is
-    ``"validation"`` (refused locally, never sent) or ``"api"`` (refused by ExpertSender), ``position`` the
+    ``"validation"`` (refused locally, never sent), ``"api"`` (refused by ExpertSender) or ``"in_doubt"`` (its
+    request failed after it may have reached the API: check before re-sending), ``position`` the
     0-based index of the record in the input, ``problems`` the broken rules (validation only) and ``record``
     the record as read (after mapping), or the payload when the original was not kept.
 

@@ -227,6 +227,7 @@ class _Engine:
         self.keep_originals = dead_letters.enabled
         self.invalid_records: list[InvalidRecord] = []  # the first few, for the error message
         self.unattributed = 0
+        self.in_doubt = 0
         self.logged_rejections = 0
         self.fully_refused_batches = 0  # among the first SYSTEMATIC_BATCHES completed ones
         self.completed_batches = 0
@@ -478,10 +479,35 @@ class _Engine:
             batch = pending.pop(future)
             error = future.exception()
             if error is not None:
+                if getattr(error, "maybe_applied", False):
+                    self._in_doubt(batch, error)
                 failure = failure or error
                 continue
             self._record(batch, future.result())
         return failure
+
+    def _in_doubt(self, batch: _Batch, error: BaseException) -> None:
+        """A request of ``batch`` failed after it may have reached the API: log and dead-letter it."""
+        self.in_doubt += len(batch)
+        first, last = min(batch.positions), max(batch.positions)
+        reason = getattr(error, "message", None) or type(error).__name__
+        self.log.error(
+            "%s #%d-#%d (%d records of batch %d) may or may not have been applied: %s",
+            self.kind,
+            first,
+            last,
+            len(batch),
+            batch.number,
+            reason,
+        )
+        for offset, payload in enumerate(batch.payloads):
+            self.dead_letters.write(
+                position=batch.positions[offset],
+                identifier=self._identifier(self.kind, payload),
+                stage="in_doubt",
+                reason=f"may or may not have been applied: {reason}",
+                record=batch.originals[offset] if batch.originals is not None else payload,
+            )
 
     def _record(self, batch: _Batch, outcome: _Outcome) -> None:
         progress = self.progress

@@ -143,9 +143,9 @@ class TestNotRepeated:
     """A custom event fires on every request: an ambiguous failure must not become a duplicate."""
 
     def test_dropped_after_apply_fails_without_task_retries(self, customers, emulator, store, run_op):
-        from airflow_provider_expertsender.operators.events import _no_task_retry
+        from airflow_provider_expertsender.operators._base import no_task_retry
 
-        fail_exception = type(_no_task_retry("probe"))
+        fail_exception = type(no_task_retry("probe"))
         emulator.switches.drop_next(1, after_apply=True)
         with pytest.raises(fail_exception, match="may have been fired") as info:
             _fire(run_op, custom_event_id=9, email=EMAIL)
@@ -159,9 +159,9 @@ class TestNotRepeated:
         assert len(store.events) == 2  # the duplicate the user accepted
 
     def test_failure_before_sending_keeps_task_retries(self, customers, emulator, store, run_op):
-        from airflow_provider_expertsender.operators.events import _no_task_retry
+        from airflow_provider_expertsender.operators._base import no_task_retry
 
-        fail_exception = type(_no_task_retry("probe"))
+        fail_exception = type(no_task_retry("probe"))
         emulator.switches.forbidden_resources = ("scenariocustomevents",)
         with pytest.raises(ExpertSenderError) as info:
             _fire(run_op, custom_event_id=9, email=EMAIL)

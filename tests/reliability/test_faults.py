@@ -377,10 +377,6 @@ def test_custom_event_retry_unsafe_is_the_only_way_to_repeat(
     assert len(hook.waits) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: run_write does not name the records of a batch whose Add request may have been applied",
-)
 def test_add_mode_bulk_sync_reports_what_may_not_have_arrived(
     emulator: Any, make_hook: Callable[..., Any], caplog: pytest.LogCaptureFixture, tmp_path: Any
 ) -> None:
@@ -576,10 +572,6 @@ with DAG(dag_id="expertsender_add_in_doubt", schedule=None, start_date=datetime.
 
 
 @pytest.mark.dag
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a bulk Add whose batch may have been applied fails retryably: task retries re-send it",
-)
 def test_a_bulk_add_in_doubt_is_not_re_sent_by_task_retries(
     run_dag: Callable[..., Any], emulator: Any, expertsender_conn: str
 ) -> None:
