@@ -423,6 +423,52 @@ def test_add_mode_bulk_sync_reports_what_may_not_have_arrived(
     assert not missing, (
         f"records #20-#29 may or may not have been added; nothing says so ({len(missing)} unnamed)"
     )
+    # The dead-letter file holds exactly those records, as in doubt (not as refused).
+    letters = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert {(line["position"], line["stage"]) for line in letters} == {(p, "in_doubt") for p in in_doubt}
+
+
+def test_add_mode_in_doubt_under_concurrency(
+    emulator: Any, make_hook: Callable[..., Any], tmp_path: Any
+) -> None:
+    """Four batches in flight when one answer is lost: exactly that batch is in doubt, the others count."""
+    from airflow_provider_expertsender.sync import run_write
+
+    hook = make_hook()
+    records = list(customers(200))
+    dead = tmp_path / "dead.jsonl"
+    attempts = {"n": 0}
+    lock = threading.Lock()
+    send_once = hook._send_once
+
+    def drop_the_fifth_answer(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            attempts["n"] += 1
+            if attempts["n"] == 5:
+                emulator.switches.drop_next(1, after_apply=True)
+        return send_once(*args, **kwargs)
+
+    hook._send_once = drop_the_fifth_answer
+    with pytest.raises(ExpertSenderTransportError):
+        run_write(
+            hook,
+            resource="customers",
+            records=records,
+            mode="Add",
+            batch_size=10,
+            max_concurrency=4,
+            dead_letter_path=str(dead),
+        )
+    store = emulator.store(emulator.api_key)
+    stored = {c["email"] for c in store.customers}
+    letters = [json.loads(line) for line in dead.read_text().splitlines()]
+    doubt = sorted(line["position"] for line in letters if line["stage"] == "in_doubt")
+    assert len(doubt) == 10
+    assert doubt == list(range(doubt[0], doubt[0] + 10))  # one whole batch
+    assert doubt[0] % 10 == 0
+    assert {records[p]["email"] for p in doubt} <= stored  # it was applied: its answer was lost
+    assert store.counters.get("items_rejected", 0) == 0  # nothing was sent twice
+    assert len(posts(emulator, "/customers")) == len(stored) // 10  # one request per stored batch
 
 
 def _positions_in(text: str) -> set[int]:
