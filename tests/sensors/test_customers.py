@@ -261,7 +261,10 @@ def test_logs_hold_no_personal_data(
     run = run_sensor(sensor(deferrable=deferrable, check=lambda c: c.get("firstName") == "Jane"))
     assert run.result["email"] == EMAIL
     out, err = capsys.readouterr()
-    logs = caplog.text + out + err
+    # Airflow 2.10's ExecutorSafeguard warns (with a stack that quotes this test's source) when execute() runs
+    # outside a task instance, as here; that warning is the harness's, not the provider's.
+    records = [r for r in caplog.records if "cannot be called outside TaskInstance" not in r.getMessage()]
+    logs = "\n".join(caplog.handler.format(r) for r in records) + out + err
     assert "by email" in logs  # the sensor did log its progress...
     for value in (EMAIL, "jane.doe%40example.com", "Jane", "+48500100200", emulator.api_key):
         assert value not in logs  # ...but never the identifier, the record or the key
