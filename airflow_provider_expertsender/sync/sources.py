@@ -20,7 +20,6 @@ from __future__ import annotations
 import ast
 import csv
 import gzip
-import io
 import json
 import logging
 import uuid
@@ -165,12 +164,22 @@ def _json_array_rows(data: bytes, name: str) -> Iterator[Any]:
     yield from items if isinstance(items, list) else [items]
 
 
+def _text_lines(handle: IO[bytes], name: str) -> Iterator[str]:
+    """The file's lines decoded one by one, so bad UTF-8 is reported at its own line (line endings kept)."""
+    for number, raw in enumerate(iter(handle.readline, b""), 1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise ExpertSenderSourceError(
+                f"{name} line {number}: not UTF-8 text. Save it as UTF-8 (nothing after it was read)."
+            ) from None
+
+
 def _csv_rows(handle: IO[bytes], name: str, delimiter: str) -> Iterator[Any]:
     if csv.field_size_limit() < CSV_FIELD_LIMIT:
         csv.field_size_limit(CSV_FIELD_LIMIT)
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
     # strict: an unclosed quote is an error at the end of the file, never rows silently merged into one cell.
-    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    reader = csv.reader(_text_lines(handle, name), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
         if header is None:
@@ -190,11 +199,6 @@ def _csv_rows(handle: IO[bytes], name: str, delimiter: str) -> Iterator[Any]:
         raise ExpertSenderSourceError(
             f"{name} line {reader.line_num}: broken CSV ({err}); check the quoting of that line and the ones "
             "before it. Nothing after it was read."
-        ) from None
-    except UnicodeDecodeError:
-        raise ExpertSenderSourceError(
-            f"{name} near line {reader.line_num + 1}: not UTF-8 text. Re-export the file as UTF-8. Nothing "
-            "after it was read."
         ) from None
 
 

@@ -462,10 +462,6 @@ def test_unreadable_files_fail_with_the_projects_error_naming_the_file(
     _accounted(emulator, letters, ["a@x.example", "b@x.example", "c@x.example"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: invalid UTF-8 in a CSV is reported at the start of the decoded chunk, not its line",
-)
 @pytest.mark.parametrize("bad_line", [3, 400])
 def test_invalid_utf8_in_a_csv_names_its_line(bad_line: int, tmp_path: Path) -> None:
     """The error must send the user to the right line (the rows before it may already have been sent)."""
