@@ -61,6 +61,16 @@ CUSTOMER_LOOKUPS: dict[str, Endpoint] = {
     "crm_id": Api.GET_CUSTOMER_BY_CRM_ID,
 }
 
+# Custom events: the operator/hook keyword naming the customer -> the member of the request body.
+CUSTOM_EVENT_IDENTIFIERS: dict[str, str] = {
+    "customer_id": "customerId",
+    "email": "customerEmail",
+    "email_md5": "customerEmailMd5",
+    "email_sha256": "customerEmailSha256",
+    "phone": "customerPhone",
+    "crm_id": "customerCrmId",
+}
+
 # [UNK] order GET path: the connection extra ``order_get_path`` picks one of these (default "id").
 ORDER_GET_PATHS: dict[str, Endpoint] = {"id": Api.GET_ORDER, "bare": Api.GET_ORDER_BARE}
 

@@ -34,6 +34,7 @@ from airflow_provider_expertsender import (
 from airflow_provider_expertsender.connection import ExpertSenderConnectionConfig
 from airflow_provider_expertsender.endpoints import (
     CONNECTION_TEST,
+    CUSTOM_EVENT_IDENTIFIERS,
     CUSTOMER_LOOKUPS,
     ORDER_GET_PATHS,
     SETTINGS_LISTS,
@@ -74,15 +75,6 @@ MATCH_BY = ("Email", "PhoneNumber", "CrmId", "GUID", "VisitorId")
 # Modes that must not be applied twice: repeating an "Add" that reached the server fails or duplicates.
 NON_IDEMPOTENT_MODES = frozenset({"Add"})
 
-# send_custom_event keyword -> API member.
-_EVENT_IDENTIFIERS = {
-    "customer_id": "customerId",
-    "email": "customerEmail",
-    "email_md5": "customerEmailMd5",
-    "email_sha256": "customerEmailSha256",
-    "phone": "customerPhone",
-    "crm_id": "customerCrmId",
-}
 _PAYLOAD_LOG_LIMIT = 4000
 # The bulk engine sends batches from up to ~16 threads through one hook.
 _MIN_POOL_SIZE = 16
@@ -403,7 +395,7 @@ class ExpertSenderHook(BaseHook):
         )
         body: dict[str, Any] = {
             "customEventId": _int_arg("custom_event_id", custom_event_id),
-            _EVENT_IDENTIFIERS[kind]: value,
+            CUSTOM_EVENT_IDENTIFIERS[kind]: value,
         }
         if data_fields is not None:
             body["dataFields"] = data_fields

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_expertsender.endpoints import CUSTOMER_LOOKUPS
 from airflow_provider_expertsender.exceptions import ExpertSenderNotFoundError
 from airflow_provider_expertsender.operators._base import (
     ExpertSenderBaseOperator,
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 #: The identifiers a customer can be fetched by, in the order shown in messages.
-CUSTOMER_IDENTIFIERS = ("customer_id", "email", "phone", "crm_id")
+CUSTOMER_IDENTIFIERS = tuple(CUSTOMER_LOOKUPS)
 
 
 class ExpertSenderUpsertCustomersOperator(ExpertSenderBulkWriteOperator):

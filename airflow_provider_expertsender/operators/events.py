@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_expertsender.endpoints import CUSTOM_EVENT_IDENTIFIERS
 from airflow_provider_expertsender.exceptions import ExpertSenderError
 from airflow_provider_expertsender.operators._base import (
     ExpertSenderBaseOperator,
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 #: The customer identifiers a custom event accepts, in the order shown in messages.
-EVENT_IDENTIFIERS = ("customer_id", "email", "email_md5", "email_sha256", "phone", "crm_id")
+EVENT_IDENTIFIERS = tuple(CUSTOM_EVENT_IDENTIFIERS)
 
 
 class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
@@ -99,10 +100,8 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
         require("custom_event_id", self.custom_event_id, what=what)
         kind, value = one_identifier(self._identifiers(), what=what)
         payload = custom_event_payload(self.custom_event_id, **{kind: value}, data_fields=self.data_fields)
-        # The body's one member besides the event id and data fields is the identifier, normalized
-        # (hex digests lower-cased, customer id as a number).
-        (api_value,) = (v for k, v in payload.items() if k not in ("customEventId", "dataFields"))
-        return kind, api_value, payload
+        # The identifier as the model normalized it (hex digests lower-cased, customer id as a number).
+        return kind, payload[CUSTOM_EVENT_IDENTIFIERS[kind]], payload
 
     def execute(self, context: Context) -> dict[str, Any]:
         kind, value, payload = self._payload()

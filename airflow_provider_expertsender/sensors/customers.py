@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_expertsender.endpoints import CUSTOMER_LOOKUPS
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 from airflow_provider_expertsender.operators._base import check_identifiers_early, one_identifier
 from airflow_provider_expertsender.sensors._base import ExpertSenderBaseSensor
@@ -43,7 +44,7 @@ class ExpertSenderCustomerSensor(ExpertSenderBaseSensor):
     Exactly one of ``customer_id``, ``email``, ``phone`` and ``crm_id`` is required.
     """
 
-    template_fields: tuple[str, ...] = ("expertsender_conn_id", "customer_id", "email", "phone", "crm_id")
+    template_fields: tuple[str, ...] = ("expertsender_conn_id", *CUSTOMER_LOOKUPS)
 
     def __init__(
         self,
@@ -69,12 +70,7 @@ class ExpertSenderCustomerSensor(ExpertSenderBaseSensor):
         check_identifiers_early(self._identifiers(), what=_WHAT)
 
     def _identifiers(self) -> dict[str, Any]:
-        return {
-            "customer_id": self.customer_id,
-            "email": self.email,
-            "phone": self.phone,
-            "crm_id": self.crm_id,
-        }
+        return {name: getattr(self, name) for name in CUSTOMER_LOOKUPS}
 
     def _prepare(self) -> None:
         self._lookup = one_identifier(self._identifiers(), what=_WHAT)
