@@ -94,6 +94,10 @@ class RequestInfo:
     def label(self) -> str:
         return f"{self.method} {self.template}"
 
+    def error_kwargs(self, status: int | None = None) -> dict[str, Any]:
+        """The keyword arguments with which an :class:`ExpertSenderError` names this request (and status)."""
+        return {"status": status, "method": self.method, "path": self.path}
+
 
 def decode_json(raw: bytes) -> Any:
     """Decode a body; raise ``ValueError`` when it is not JSON (an empty body decodes to None)."""
@@ -122,7 +126,7 @@ def error_for_response(
     substatus = _text(problem.get("substatus"))
     errors = problem.get("errors")
     said = _problem_summary(title, detail, substatus, errors) or _no_problem(raw, body)
-    label = request.label
+    label, where = request.label, request.error_kwargs(status)
 
     if 300 <= status < 400:
         target = urlhost(headers.get("Location"))
@@ -130,32 +134,24 @@ def error_for_response(
             f"{label} answered {status} redirect{f' to {target}' if target else ''}. Redirects are not "
             "followed so the API key never reaches another address: set the connection's Base URL to the "
             "API's final address (e.g. https:// instead of http://).",
-            status=status,
-            method=request.method,
-            path=request.path,
+            **where,
         )
     if status == 401:
         return ExpertSenderAuthError(
             f"{label}: the API key was rejected (401{_suffix(said)}). Check the connection's password (API "
             "key) against ExpertSender Settings -> API for this business unit.",
-            status=status,
-            method=request.method,
-            path=request.path,
+            **where,
         )
     if status == 403:
         return ExpertSenderAuthError(
             f"{label}: the API key is not allowed to use this resource (403{_suffix(said)}). Use a key of a "
             "business unit with access to it.",
-            status=status,
-            method=request.method,
-            path=request.path,
+            **where,
         )
     if status == 404:
         return ExpertSenderNotFoundError(
             f"{label}: not found (404{_suffix(said)}).",
-            status=status,
-            method=request.method,
-            path=request.path,
+            **where,
         )
     if status == 429:
         retry_after = parse_retry_after(headers.get("Retry-After"))
@@ -164,9 +160,7 @@ def error_for_response(
             f"{label}: rate limited (429{hint}) and the retry budget is spent. Lower max_concurrency or "
             "raise max_retries / retry_after_max in the connection extras.",
             retry_after=retry_after,
-            status=status,
-            method=request.method,
-            path=request.path,
+            **where,
         )
     if status in _VALIDATION_STATUSES:
         return ExpertSenderValidationError(
@@ -175,23 +169,17 @@ def error_for_response(
             detail=detail,
             substatus=substatus,
             errors=errors,
-            status=status,
-            method=request.method,
-            path=request.path,
+            **where,
         )
     if status >= 500:
         return ExpertSenderServerError(
             f"{label}: ExpertSender server error ({status}{_suffix(said)}).",
             maybe_applied=True,
-            status=status,
-            method=request.method,
-            path=request.path,
+            **where,
         )
     return ExpertSenderError(
         f"{label}: unexpected HTTP status {status}{_suffix(said)}.",
-        status=status,
-        method=request.method,
-        path=request.path,
+        **where,
     )
 
 
@@ -204,9 +192,7 @@ def parse_success(status: int, raw: bytes, request: RequestInfo) -> Any:
             f"{request.label}: the {status} response is not JSON ({len(raw)} bytes); a proxy or a truncated "
             "response is likely.",
             maybe_applied=True,
-            status=status,
-            method=request.method,
-            path=request.path,
+            **request.error_kwargs(status),
         ) from None
 
 
@@ -222,9 +208,7 @@ def unwrap_record(body: Any, request: RequestInfo) -> dict[str, Any]:
     if data is None or data == {}:
         raise ExpertSenderNotFoundError(
             f"{request.label}: not found (the response carries no record).",
-            status=200,
-            method=request.method,
-            path=request.path,
+            **request.error_kwargs(200),
         )
     if not isinstance(data, dict):
         raise _shape_error(request, "an object", data)
@@ -316,18 +300,14 @@ def _data_of(body: Any) -> Any:
 def _empty_error(request: RequestInfo) -> ExpertSenderResponseError:
     return ExpertSenderResponseError(
         f"{request.label}: the response has an empty body where data was expected.",
-        status=200,
-        method=request.method,
-        path=request.path,
+        **request.error_kwargs(200),
     )
 
 
 def _shape_error(request: RequestInfo, expected: str, got: Any) -> ExpertSenderResponseError:
     return ExpertSenderResponseError(
         f"{request.label}: expected {expected} in the response's data, got {type(got).__name__}.",
-        status=200,
-        method=request.method,
-        path=request.path,
+        **request.error_kwargs(200),
     )
 
 
