@@ -157,41 +157,55 @@ def describe_failure(error: ExpertSenderError) -> str:
     return type(error).__name__
 
 
-def _explain_giving_up(
-    error: ExpertSenderError, policy: RetryPolicy, *, attempts: int, elapsed: float, idempotent: bool
-) -> None:
-    """Say in the error's message why a retryable-looking failure is final."""
-    if attempts > 1:
-        note = f"Gave up after {attempts} attempts in {elapsed:.1f} s."
-    elif policy.is_retryable(error, idempotent=True) and not policy.is_retryable(
-        error, idempotent=idempotent
-    ):
-        note = (
-            "Not repeated: the request may already have been applied and repeating it could apply it twice "
-            "(pass retry_unsafe=True to accept that)."
-        )
-    else:
-        return
-    error.message = f"{error.message} {note}"
-    error.args = (error.message, *error.args[1:])
+class _Attempts:
+    """One call's bookkeeping, shared by the sync and async loops: count, budget, log line, last words."""
 
+    def __init__(
+        self, policy: RetryPolicy, *, idempotent: bool, label: str, clock: Callable[[], float], logger: Any
+    ) -> None:
+        self.policy = policy
+        self.idempotent = idempotent
+        self.label = label
+        self.clock = clock
+        self.logger = logger
+        self.started = clock()
+        self.retry = 0
 
-def _log_retry(
-    logger: Any,
-    label: str,
-    error: ExpertSenderError,
-    retry: int,
-    policy: RetryPolicy,
-    wait: float,
-) -> None:
-    logger.info(
-        "ExpertSender %s -> %s; retry %s/%s in %.2f s",
-        label,
-        describe_failure(error),
-        retry,
-        policy.max_retries,
-        wait,
-    )
+    def wait_after(self, error: ExpertSenderError) -> float | None:
+        """Seconds to wait before repeating the failed attempt (logged), or None when ``error`` is final.
+
+        A final error gets a note in its message saying why a retryable-looking failure was not repeated.
+        """
+        self.retry += 1
+        elapsed = self.clock() - self.started
+        wait = self.policy.next_wait(error, retry=self.retry, elapsed=elapsed, idempotent=self.idempotent)
+        if wait is None:
+            self._explain_giving_up(error, elapsed)
+        else:
+            self.logger.info(
+                "ExpertSender %s -> %s; retry %s/%s in %.2f s",
+                self.label,
+                describe_failure(error),
+                self.retry,
+                self.policy.max_retries,
+                wait,
+            )
+        return wait
+
+    def _explain_giving_up(self, error: ExpertSenderError, elapsed: float) -> None:
+        if self.retry > 1:
+            note = f"Gave up after {self.retry} attempts in {elapsed:.1f} s."
+        elif self.policy.is_retryable(error, idempotent=True) and not self.policy.is_retryable(
+            error, idempotent=self.idempotent
+        ):
+            note = (
+                "Not repeated: the request may already have been applied and repeating it could apply it "
+                "twice (pass retry_unsafe=True to accept that)."
+            )
+        else:
+            return
+        error.message = f"{error.message} {note}"
+        error.args = (error.message, *error.args[1:])
 
 
 def call_with_retries(
@@ -214,19 +228,14 @@ def call_with_retries(
     :param clock: monotonic clock measuring the elapsed-time budget.
     :param logger: where the one INFO line per retry goes.
     """
-    started = clock()
-    retry = 0
+    attempts = _Attempts(policy, idempotent=idempotent, label=label, clock=clock, logger=logger)
     while True:
         try:
             return attempt()
         except ExpertSenderError as error:
-            retry += 1
-            elapsed = clock() - started
-            wait = policy.next_wait(error, retry=retry, elapsed=elapsed, idempotent=idempotent)
+            wait = attempts.wait_after(error)
             if wait is None:
-                _explain_giving_up(error, policy, attempts=retry, elapsed=elapsed, idempotent=idempotent)
                 raise
-            _log_retry(logger, label, error, retry, policy, wait)
         sleep(wait)
 
 
@@ -241,17 +250,12 @@ async def acall_with_retries(
     logger: Any = log,
 ) -> T:
     """The asynchronous twin of :func:`call_with_retries` (same policy, same log line)."""
-    started = clock()
-    retry = 0
+    attempts = _Attempts(policy, idempotent=idempotent, label=label, clock=clock, logger=logger)
     while True:
         try:
             return await attempt()
         except ExpertSenderError as error:
-            retry += 1
-            elapsed = clock() - started
-            wait = policy.next_wait(error, retry=retry, elapsed=elapsed, idempotent=idempotent)
+            wait = attempts.wait_after(error)
             if wait is None:
-                _explain_giving_up(error, policy, attempts=retry, elapsed=elapsed, idempotent=idempotent)
                 raise
-            _log_retry(logger, label, error, retry, policy, wait)
         await sleep(wait)
