@@ -33,12 +33,23 @@ class ExpertSenderRegisterOrdersOperator(ExpertSenderBulkWriteOperator):
         self.orders = orders
 
 
-def _order_id(value: Any, *, what: str) -> str:
-    """The order id as the API's string (an int order number is accepted), or a clear error when missing."""
-    return str(require("order_id", value, what=what))
+class _OneOrderOperator(ExpertSenderBaseOperator):
+    """Base of the operators acting on one order: ``order_id``, checked when the DAG is parsed if literal."""
+
+    template_fields: tuple[str, ...] = ("order_id", "expertsender_conn_id")
+
+    def __init__(self, *, order_id: str | int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.order_id = order_id
+        if not is_dynamic(order_id):
+            self._order_id()
+
+    def _order_id(self) -> str:
+        """The order id as the API's string (an int order number is accepted); a clear error when missing."""
+        return str(require("order_id", self.order_id, what=type(self).__name__))
 
 
-class ExpertSenderGetOrderOperator(ExpertSenderBaseOperator):
+class ExpertSenderGetOrderOperator(_OneOrderOperator):
     """Fetch one order by its id and return it.
 
     The XCom value is the order as the API returns it (a dict). An unknown order fails the task with
@@ -50,17 +61,12 @@ class ExpertSenderGetOrderOperator(ExpertSenderBaseOperator):
     :param expertsender_conn_id: connection of the business unit (templated).
     """
 
-    template_fields: tuple[str, ...] = ("order_id", "expertsender_conn_id")
-
     def __init__(self, *, order_id: str | int, missing_ok: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.order_id = order_id
+        super().__init__(order_id=order_id, **kwargs)
         self.missing_ok = missing_ok
-        if not is_dynamic(order_id):
-            _order_id(order_id, what=type(self).__name__)
 
     def execute(self, context: Context) -> dict[str, Any] | None:
-        order_id = _order_id(self.order_id, what=type(self).__name__)
+        order_id = self._order_id()
         try:
             order = self.hook.get_order(order_id)
         except ExpertSenderNotFoundError:
@@ -72,7 +78,7 @@ class ExpertSenderGetOrderOperator(ExpertSenderBaseOperator):
         return order
 
 
-class ExpertSenderUpdateOrderStatusOperator(ExpertSenderBaseOperator):
+class ExpertSenderUpdateOrderStatusOperator(_OneOrderOperator):
     """Change the status of an existing order (``PUT /orders/status``).
 
     The XCom value is ``{"order_id": ..., "status": ..., "website_id": ...}`` with the status in the API's
@@ -91,13 +97,9 @@ class ExpertSenderUpdateOrderStatusOperator(ExpertSenderBaseOperator):
     def __init__(
         self, *, order_id: str | int, status: str, website_id: int | str | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
-        self.order_id = order_id
+        super().__init__(order_id=order_id, **kwargs)
         self.status = status
         self.website_id = website_id
-        what = type(self).__name__
-        if not is_dynamic(order_id):
-            _order_id(order_id, what=what)
         if not is_dynamic(status):
             from airflow_provider_expertsender.models import normalize_order_status
 
@@ -106,7 +108,7 @@ class ExpertSenderUpdateOrderStatusOperator(ExpertSenderBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_expertsender.models import normalize_order_status, status_change_payload
 
-        order_id = _order_id(self.order_id, what=type(self).__name__)
+        order_id = self._order_id()
         # An unknown status is an argument error (ExpertSenderConfigError naming the valid ones); the payload
         # model then checks the id and website id against the API's rules.
         payload = status_change_payload(order_id, normalize_order_status(self.status), self.website_id)
@@ -116,7 +118,7 @@ class ExpertSenderUpdateOrderStatusOperator(ExpertSenderBaseOperator):
         return {"order_id": order_id, "status": status, "website_id": website_id}
 
 
-class ExpertSenderDeleteOrderOperator(ExpertSenderBaseOperator):
+class ExpertSenderDeleteOrderOperator(_OneOrderOperator):
     """Delete an order (``DELETE /orders/{id}``; ExpertSender marks it deleted rather than erasing it).
 
     The XCom value is ``{"order_id": ..., "deleted": True}``. An unknown order fails the task with
@@ -128,17 +130,12 @@ class ExpertSenderDeleteOrderOperator(ExpertSenderBaseOperator):
     :param expertsender_conn_id: connection of the business unit (templated).
     """
 
-    template_fields: tuple[str, ...] = ("order_id", "expertsender_conn_id")
-
     def __init__(self, *, order_id: str | int, missing_ok: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.order_id = order_id
+        super().__init__(order_id=order_id, **kwargs)
         self.missing_ok = missing_ok
-        if not is_dynamic(order_id):
-            _order_id(order_id, what=type(self).__name__)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        order_id = _order_id(self.order_id, what=type(self).__name__)
+        order_id = self._order_id()
         try:
             self.hook.delete_order(order_id)
         except ExpertSenderNotFoundError:
