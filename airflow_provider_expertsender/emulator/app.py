@@ -160,6 +160,22 @@ class Call:
             message = "The JSON value is invalid: NaN and Infinity are not JSON numbers."
         return None, invalid({"$": [message]}, substatus, self.request.path)
 
+    def validated_body(
+        self, substatus: str, validate: Callable[[Any, v.Errors], Any]
+    ) -> tuple[Any, Response | None]:
+        """The body as ``validate(body, errors)`` returns it, or the 415/400 response to send instead.
+
+        A body is rejected when ``validate`` reports an error or returns None.
+        """
+        body, error = self.json_body(substatus)
+        if error:
+            return None, error
+        errors = v.Errors()
+        checked = validate(body, errors)
+        if errors or checked is None:
+            return None, invalid(errors.by_key, substatus, self.request.path)
+        return checked, None
+
     def website_id(self, substatus: str) -> tuple[int | None, bool, Response | None]:
         """The optional ``websiteId`` query parameter: (value, given, error response)."""
         raw = self.request.query.get("websiteid")
@@ -213,23 +229,20 @@ def _rejected_indices(errors: v.Errors) -> int:
 
 def post_customers(call: Call) -> Response:
     substatus = "CustomerInvalidModelState"
-    body, error = call.json_body(substatus)
+    top, error = call.validated_body(
+        substatus, lambda body, errors: v.batch_top(body, errors, v.CUSTOMER_MODES, with_match_by=True)
+    )
     if error:
         return error
-    errors = v.Errors()
-    mode, match_by, data = v.batch_top(body, errors, v.CUSTOMER_MODES, with_match_by=True)
-    if errors or data is None or mode is None or match_by is None:
-        return invalid(errors.by_key, substatus, call.request.path)
+    mode, match_by, data = top
     unit = call.unit
     if call.switches.strict_match_by and match_by != unit.default_match_by:
-        errors.add(
-            "matchBy",
-            f"matchBy must be the business unit's default identification ({unit.default_match_by}).",
-        )
-        return invalid(errors.by_key, substatus, call.request.path)
+        message = f"matchBy must be the business unit's default identification ({unit.default_match_by})."
+        return invalid({"matchBy": [message]}, substatus, call.request.path)
     too_big = _batch_limit(call, data, substatus)
     if too_big:
         return too_big
+    errors = v.Errors()
     items = [
         v.customer_item(
             raw,
@@ -356,16 +369,16 @@ def _delete_customer(field_name: str) -> Callable[[Call], Response]:
 
 def post_orders(call: Call) -> Response:
     substatus = "OrderInvalidModelState"
-    body, error = call.json_body(substatus)
+    top, error = call.validated_body(
+        substatus, lambda body, errors: v.batch_top(body, errors, v.ORDER_MODES, with_match_by=False)
+    )
     if error:
         return error
-    errors = v.Errors()
-    mode, _, data = v.batch_top(body, errors, v.ORDER_MODES, with_match_by=False)
-    if errors or data is None or mode is None:
-        return invalid(errors.by_key, substatus, call.request.path)
+    mode, _, data = top
     too_big = _batch_limit(call, data, substatus)
     if too_big:
         return too_big
+    errors = v.Errors()
     unit = call.unit
     required_identifier = None
     if call.switches.strict_match_by:
@@ -433,13 +446,12 @@ def _missing_order(call: Call, field_name: str) -> Response:
 
 def put_order_status(call: Call) -> Response:
     substatus = "OrderInvalidModelState"
-    body, error = call.json_body(substatus)
+    accept_cancelled = call.switches.accept_cancelled
+    change, error = call.validated_body(
+        substatus, lambda body, errors: v.status_change(body, errors, accept_cancelled=accept_cancelled)
+    )
     if error:
         return error
-    errors = v.Errors()
-    change = v.status_change(body, errors, accept_cancelled=call.switches.accept_cancelled)
-    if change is None:
-        return invalid(errors.by_key, substatus, call.request.path)
     unit = call.unit
     with unit.lock:
         key = unit.find_order_key(
@@ -475,13 +487,9 @@ def delete_order(call: Call) -> Response:
 def put_order_registration(call: Call) -> Response:
     """[UNK] ``PUT /orders``: register an order the platform does not know yet; recorded, nothing else."""
     substatus = "OrderInvalidModelState"
-    body, error = call.json_body(substatus)
+    registration, error = call.validated_body(substatus, v.order_registration)
     if error:
         return error
-    errors = v.Errors()
-    registration = v.order_registration(body, errors)
-    if registration is None:
-        return invalid(errors.by_key, substatus, call.request.path)
     with call.unit.lock:
         call.unit.add_order_registration(registration)
         call.unit.count("order_registrations")
@@ -493,13 +501,9 @@ def put_order_registration(call: Call) -> Response:
 
 def post_custom_event(call: Call) -> Response:
     substatus = "ScenarioCustomEventInvalidModelState"
-    body, error = call.json_body(substatus)
+    event, error = call.validated_body(substatus, v.custom_event)
     if error:
         return error
-    errors = v.Errors()
-    event = v.custom_event(body, errors)
-    if event is None:
-        return invalid(errors.by_key, substatus, call.request.path)
     unit = call.unit
     with unit.lock:
         matched = _event_customer(unit, event)
@@ -549,30 +553,25 @@ def _list_settings(name: str) -> Callable[[Call], Response]:
 
 def post_customer_export(call: Call) -> Response:
     substatus = "ExportInvalidModelState"
-    body, error = call.json_body(substatus)
+    request, error = call.validated_body(
+        substatus,
+        lambda body, errors: v.customer_export(
+            body,
+            errors,
+            customer_attributes=call.unit.settings("customer_attributes"),
+            consents=call.unit.settings("consents"),
+        ),
+    )
     if error:
         return error
-    errors = v.Errors()
-    request = v.customer_export(
-        body,
-        errors,
-        customer_attributes=call.unit.settings("customer_attributes"),
-        consents=call.unit.settings("consents"),
-    )
-    if request is None:
-        return invalid(errors.by_key, substatus, call.request.path)
     return _queue_export(call, {"kind": "customers", **request})
 
 
 def post_activity_export(call: Call) -> Response:
     substatus = "ExportInvalidModelState"
-    body, error = call.json_body(substatus)
+    request, error = call.validated_body(substatus, v.activity_export)
     if error:
         return error
-    errors = v.Errors()
-    request = v.activity_export(body, errors)
-    if request is None:
-        return invalid(errors.by_key, substatus, call.request.path)
     return _queue_export(call, {"kind": "channel_activity", **request})
 
 
