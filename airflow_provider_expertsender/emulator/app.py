@@ -308,16 +308,24 @@ def merge_customer(old: dict[str, Any] | None, item: dict[str, Any]) -> dict[str
     return merged
 
 
+def _customer_value(call: Call, field_name: str) -> tuple[Any, Response | None]:
+    """The identifier of a customer path (an integer for ``/customers/id/...``), or the 400 to send."""
+    value = call.params["value"]
+    if field_name != "id":
+        return value, None
+    try:
+        return int(value), None
+    except ValueError:
+        return None, invalid(
+            {"id": ["The value is not valid."]}, "CustomerInvalidModelState", call.request.path
+        )
+
+
 def _get_customer(field_name: str) -> Callable[[Call], Response]:
     def handler(call: Call) -> Response:
-        value: Any = call.params["value"]
-        if field_name == "id":
-            try:
-                value = int(value)
-            except ValueError:
-                return invalid(
-                    {"id": ["The value is not valid."]}, "CustomerInvalidModelState", call.request.path
-                )
+        value, error = _customer_value(call, field_name)
+        if error:
+            return error
         with call.unit.lock:
             data = call.unit.visible_customer(field_name, value, call.now)
         if data is None:
@@ -331,14 +339,9 @@ def _delete_customer(field_name: str) -> Callable[[Call], Response]:
     """Customer DELETE: [UNK] paths (mirroring the GETs) and anonymise parameter (``?anonymize=true``)."""
 
     def handler(call: Call) -> Response:
-        value: Any = call.params["value"]
-        if field_name == "id":
-            try:
-                value = int(value)
-            except ValueError:
-                return invalid(
-                    {"id": ["The value is not valid."]}, "CustomerInvalidModelState", call.request.path
-                )
+        value, error = _customer_value(call, field_name)
+        if error:
+            return error
         anonymize = call.request.query.get("anonymize", "false").lower()
         if anonymize not in ("true", "false"):
             errors = {"anonymize": ["The value must be true or false."]}
