@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import marshal
 import pickle
+import struct
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -154,28 +155,44 @@ def _named_errors(exc: ExpertSenderError, size: int) -> dict[int, str]:
     return named
 
 
+# A spool entry: one kind byte and the length of the blob that follows. Length-prefixed blobs are read back
+# with one read() and ``loads``: ``marshal.load(file)`` would call the file's ``readinto`` once per object
+# (tens of thousands of Python-level calls per batch on a SpooledTemporaryFile).
+_SPOOL_HEADER = struct.Struct("<cQ")
+_MARSHAL, _PICKLE, _ORIGINALS = b"M", b"P", b"O"
+
+
+def _spool_write(spool: IO[bytes], kind: bytes, blob: bytes) -> None:
+    spool.write(_SPOOL_HEADER.pack(kind, len(blob)))
+    spool.write(blob)
+
+
+def _spool_read(spool: IO[bytes]) -> tuple[bytes, bytes]:
+    kind, size = _SPOOL_HEADER.unpack(spool.read(_SPOOL_HEADER.size))
+    return kind, spool.read(size)
+
+
 def _spool_dump(batch: _Batch, spool: IO[bytes]) -> None:
     """Write a batch to the spool: payloads with :mod:`marshal` (JSON types, twice as fast as pickle), the
     originals (any type: dates, decimals...) with :mod:`pickle`."""
     try:
         data = marshal.dumps((batch.number, batch.positions, batch.payloads, batch.keys))
     except ValueError:  # a payload value marshal does not know
-        spool.write(b"P")
-        pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+        _spool_write(spool, _PICKLE, pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
         return
-    spool.write(b"M")
-    spool.write(data)
+    _spool_write(spool, _MARSHAL, data)
     if batch.originals is not None:
-        pickle.dump(batch.originals, spool, protocol=pickle.HIGHEST_PROTOCOL)
+        _spool_write(spool, _ORIGINALS, pickle.dumps(batch.originals, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _spool_load(spool: IO[bytes], with_originals: bool) -> _Batch:
     """Read back a batch written by :func:`_spool_dump` (our own file, written earlier by this process)."""
-    if spool.read(1) == b"P":
-        batch: _Batch = pickle.load(spool)
+    kind, blob = _spool_read(spool)
+    if kind == _PICKLE:
+        batch: _Batch = pickle.loads(blob)
         return batch
-    number, positions, payloads, keys = marshal.load(spool)
-    originals = pickle.load(spool) if with_originals else None
+    number, positions, payloads, keys = marshal.loads(blob)
+    originals = pickle.loads(_spool_read(spool)[1]) if with_originals else None
     return _Batch(number, positions, payloads, originals, keys)
 
 
