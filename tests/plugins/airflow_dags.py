@@ -8,6 +8,7 @@ tasks' triggers run inline. ``dag.test()`` does not raise when a task fails: cal
 from __future__ import annotations
 
 import json
+import logging
 import os
 import textwrap
 from collections.abc import Callable
@@ -104,7 +105,17 @@ def run_dag(airflow_db: None, dags_folder: Path) -> Callable[..., DagResult]:
         assert not bag.import_errors, f"DAG file failed to import: {bag.import_errors}"
         dag = bag.get_dag(dag_id)
         assert dag is not None, f"{dag_id!r} not found in {path.name}; DAGs there: {sorted(bag.dag_ids)}"
-        dag_run = dag.test(run_conf=conf) if conf else dag.test()
+        # Airflow 2.10's dag.test() adds a StreamHandler bound to the sys.stdout of the moment (pytest's
+        # capture stream) to the "airflow.task" logger and never removes it; once that stream is closed, every
+        # later task-logger record prints "--- Logging error ---" with the call stack. Restore the handlers.
+        task_logger = logging.getLogger("airflow.task")
+        handlers = list(task_logger.handlers)
+        try:
+            dag_run = dag.test(run_conf=conf) if conf else dag.test()
+        finally:
+            for handler in task_logger.handlers[:]:
+                if handler not in handlers:
+                    task_logger.removeHandler(handler)
         states = {
             ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": ti.state
             for ti in dag_run.get_task_instances()
