@@ -53,6 +53,11 @@ class Api:
     LIST_PRODUCT_ATTRIBUTES = Endpoint("GET", "/productattributes")
 
 
+# Documented spellings of the request enums, matched case-insensitively (ASP.NET parses enums that way).
+CUSTOMER_MODES = ("Add", "Update", "AddOrUpdate")
+ORDER_MODES = ("Add", "AddOrReplace", "Replace")
+MATCH_BY = ("Email", "PhoneNumber", "CrmId", "GUID", "VisitorId")
+
 # Customer lookups: the operator/sensor/hook keyword -> endpoint.
 CUSTOMER_LOOKUPS: dict[str, Endpoint] = {
     "customer_id": Api.GET_CUSTOMER_BY_ID,

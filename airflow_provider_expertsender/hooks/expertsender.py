@@ -2,9 +2,11 @@
 
 :class:`ExpertSenderHook` (``requests``) serves operators, sensors and the bulk write engine;
 :class:`ExpertSenderAsyncHook` (``aiohttp``) serves the triggers of deferrable sensors. Both send every
-request through one private funnel that adds the ``x-api-key`` header and the timeouts, never follows a
-redirect, maps failures to the exceptions of :mod:`airflow_provider_expertsender.exceptions`
-(``hooks/_responses.py``) and repeats what :class:`~airflow_provider_expertsender.retry.RetryPolicy` allows.
+request through one private funnel: this module checks the arguments and builds the request,
+``hooks/_transport.py`` sends it once (the ``x-api-key`` header, timeouts, no redirects, failures and
+``hooks/_responses.py``'s error mapping to the exceptions of :mod:`airflow_provider_expertsender.exceptions`)
+and :func:`~airflow_provider_expertsender.retry.call_with_retries` repeats what
+:class:`~airflow_provider_expertsender.retry.RetryPolicy` allows.
 
 Logs name the request by method and path *template* with status, duration and record count; never the key,
 an identifier or a body (unless the connection extra ``log_payloads`` is true).
@@ -14,29 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_expertsender import (
-    CONN_FIELDS,
-    CONN_TYPE,
-    HIDDEN_FIELDS,
-    PLACEHOLDERS,
-    RELABELING,
-    __version__,
-)
+from airflow_provider_expertsender import CONN_FIELDS, CONN_TYPE, HIDDEN_FIELDS, PLACEHOLDERS, RELABELING
 from airflow_provider_expertsender.connection import ExpertSenderConnectionConfig
 from airflow_provider_expertsender.endpoints import (
     CONNECTION_TEST,
     CUSTOM_EVENT_IDENTIFIERS,
     CUSTOMER_LOOKUPS,
+    CUSTOMER_MODES,
+    MATCH_BY,
     ORDER_GET_PATHS,
+    ORDER_MODES,
     SETTINGS_LISTS,
     Api,
     Endpoint,
@@ -44,19 +40,25 @@ from airflow_provider_expertsender.endpoints import (
 from airflow_provider_expertsender.exceptions import (
     ExpertSenderAuthError,
     ExpertSenderConfigError,
-    ExpertSenderError,
     ExpertSenderTransportError,
 )
 from airflow_provider_expertsender.hooks._responses import (
     ItemError,
     RequestInfo,
     WriteResult,
-    error_for_response,
-    parse_success,
     unwrap_list,
     unwrap_optional,
     unwrap_record,
     write_result,
+)
+from airflow_provider_expertsender.hooks._transport import (
+    Answer,
+    asend,
+    encode,
+    new_async_session,
+    new_session,
+    request_info,
+    send,
 )
 from airflow_provider_expertsender.retry import RetryPolicy, acall_with_retries, call_with_retries
 
@@ -66,24 +68,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ExpertSenderAsyncHook", "ExpertSenderHook", "ItemError", "WriteResult"]
 
-USER_AGENT = f"airflow-provider-expertsender/{__version__}"
-
-# Documented spellings, matched case-insensitively (ASP.NET parses enums that way); we send these.
-CUSTOMER_MODES = ("Add", "Update", "AddOrUpdate")
-ORDER_MODES = ("Add", "AddOrReplace", "Replace")
-MATCH_BY = ("Email", "PhoneNumber", "CrmId", "GUID", "VisitorId")
+#: The connection id every hook, operator and sensor uses unless told otherwise.
+DEFAULT_CONN_ID = "expertsender_default"
 # Modes that must not be applied twice: repeating an "Add" that reached the server fails or duplicates.
 NON_IDEMPOTENT_MODES = frozenset({"Add"})
-
-_PAYLOAD_LOG_LIMIT = 4000
-# The bulk engine sends batches from up to ~16 threads through one hook.
-_MIN_POOL_SIZE = 16
-
-
-class _Answer(NamedTuple):
-    status: int
-    body: Any
-    request: RequestInfo
 
 
 # -- argument checks shared by both hooks ---------------------------------------------------------------
@@ -139,37 +127,25 @@ def _records(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return batch
 
 
-def _request_info(endpoint: Endpoint, params: Mapping[str, object] | None = None) -> RequestInfo:
-    """Fill the endpoint's template; every value is URL-encoded whole (``/`` too), so it stays one segment.
-
-    ``.`` and ``..`` are unreserved characters that clients and servers resolve as dot-segments, whatever
-    their encoding, so such an identifier could address another path: it is refused.
-    """
-    for name, value in (params or {}).items():
-        if str(value).strip() in (".", ".."):
-            raise ExpertSenderConfigError(
-                f"{endpoint.method} {endpoint.path}: {name} {str(value)!r} cannot address a record "
-                "(a path segment of dots is resolved away by HTTP). Pass the record's real identifier."
-            )
-    values = {k: quote(str(v), safe="") for k, v in (params or {}).items()}
-    return RequestInfo(endpoint.method, endpoint.path, endpoint.path.format(**values))
-
-
-def _encode(body: object, request: RequestInfo) -> bytes:
-    try:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError) as err:
-        raise ExpertSenderConfigError(
-            f"{request.label}: the request body is not JSON-serialisable ({err}). Pass API-shaped values "
-            "(strings, numbers, booleans, lists, dicts); the operators convert dates and decimals."
-        ) from None
-
-
 def _is_idempotent_mode(mode: str, retry_unsafe: bool) -> bool:
     return retry_unsafe or mode not in NON_IDEMPOTENT_MODES
 
 
-class ExpertSenderHook(BaseHook):
+class _ExpertSenderBaseHook(BaseHook):
+    """What both hooks share: the connection type Airflow reads, and the id of the connection they use."""
+
+    conn_name_attr = "expertsender_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "ExpertSender"
+
+    def __init__(self, expertsender_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.expertsender_conn_id = expertsender_conn_id
+        self._config: ExpertSenderConnectionConfig | None = None
+
+
+class ExpertSenderHook(_ExpertSenderBaseHook):
     """Talk to the ExpertSender ECDP API of one business unit (one connection = one API key).
 
     The hook is safe to share between threads: one ``requests.Session`` with a connection pool sized for
@@ -179,16 +155,9 @@ class ExpertSenderHook(BaseHook):
         the base URL (``https://api.ecdp.app`` when empty), the extras tune timeouts, retries and batching.
     """
 
-    conn_name_attr = "expertsender_conn_id"
-    default_conn_name = "expertsender_default"
-    conn_type = CONN_TYPE
-    hook_name = "ExpertSender"
-
-    def __init__(self, expertsender_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.expertsender_conn_id = expertsender_conn_id
+    def __init__(self, expertsender_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(expertsender_conn_id, **kwargs)
         self._lock = threading.RLock()
-        self._config: ExpertSenderConnectionConfig | None = None
         self._policy: RetryPolicy | None = None
         self._session: requests.Session | None = None
         self._sleep: Callable[[float], None] = time.sleep
@@ -257,7 +226,7 @@ class ExpertSenderHook(BaseHook):
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    self._session = _new_session(self.config)
+                    self._session = new_session(self.config)
         return self._session
 
     def close(self) -> None:
@@ -474,9 +443,9 @@ class ExpertSenderHook(BaseHook):
         idempotent: bool = True,
         items: int | None = None,
         policy: RetryPolicy | None = None,
-    ) -> _Answer:
-        request = _request_info(endpoint, params)
-        data = _encode(body, request) if body is not None else None
+    ) -> Answer:
+        request = request_info(endpoint, params)
+        data = encode(body, request) if body is not None else None
         return call_with_retries(
             lambda: self._send_once(request, data, items),
             policy=policy or self.retry_policy,
@@ -486,31 +455,12 @@ class ExpertSenderHook(BaseHook):
             logger=self.log,
         )
 
-    def _send_once(self, request: RequestInfo, data: bytes | None, items: int | None) -> _Answer:
-        import requests
-
-        config = self.config
-        session = self.get_conn()
-        started = time.monotonic()
-        try:
-            response = session.request(
-                request.method,
-                config.base_url + request.path,
-                data=data,
-                timeout=config.timeout,
-                allow_redirects=False,
-                verify=config.verify,
-            )
-            raw = response.content
-        except requests.RequestException as err:
-            raise _requests_failure(err, request, config) from None
-        _log_exchange(self.log, config, request, response.status_code, started, items, data, raw)
-        if 200 <= response.status_code < 300:
-            return _Answer(response.status_code, parse_success(response.status_code, raw, request), request)
-        raise error_for_response(response.status_code, raw, response.headers, request)
+    def _send_once(self, request: RequestInfo, data: bytes | None, items: int | None) -> Answer:
+        """One attempt (the seam the fault-injection tests wrap)."""
+        return send(self.get_conn(), self.config, request, data, items, self.log)
 
 
-class ExpertSenderAsyncHook(BaseHook):
+class ExpertSenderAsyncHook(_ExpertSenderBaseHook):
     """Asynchronous reads for triggers: :meth:`get_customer` and :meth:`get_order` over ``aiohttp``.
 
     Same connection, error mapping and retry policy as :class:`ExpertSenderHook`. Use it as
@@ -520,15 +470,8 @@ class ExpertSenderAsyncHook(BaseHook):
     :param expertsender_conn_id: id of an ``expertsender`` connection.
     """
 
-    conn_name_attr = "expertsender_conn_id"
-    default_conn_name = "expertsender_default"
-    conn_type = CONN_TYPE
-    hook_name = "ExpertSender"
-
-    def __init__(self, expertsender_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.expertsender_conn_id = expertsender_conn_id
-        self._config: ExpertSenderConnectionConfig | None = None
+    def __init__(self, expertsender_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(expertsender_conn_id, **kwargs)
         self._session: aiohttp.ClientSession | None = None
         self._sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
 
@@ -574,7 +517,7 @@ class ExpertSenderAsyncHook(BaseHook):
 
     async def __aenter__(self) -> ExpertSenderAsyncHook:
         await self.close()
-        self._session = _new_async_session(await self.get_config())
+        self._session = new_async_session(await self.get_config())
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -585,224 +528,24 @@ class ExpertSenderAsyncHook(BaseHook):
         if self._session is not None and not self._session.closed:
             yield self._session
             return
-        session = _new_async_session(await self.get_config())
+        session = new_async_session(await self.get_config())
         try:
             yield session
         finally:
             await session.close()
 
-    async def _call(self, endpoint: Endpoint, params: Mapping[str, object] | None = None) -> _Answer:
-        request = _request_info(endpoint, params)
+    async def _call(self, endpoint: Endpoint, params: Mapping[str, object] | None = None) -> Answer:
+        request = request_info(endpoint, params)
         config = await self.get_config()
         async with self._session_scope() as session:
             return await acall_with_retries(
-                lambda: self._send_once(session, config, request),
+                lambda: asend(session, config, request, self.log),
                 policy=RetryPolicy.from_config(config),
                 idempotent=True,
                 label=request.label,
                 sleep=self._sleep,
                 logger=self.log,
             )
-
-    async def _send_once(
-        self, session: aiohttp.ClientSession, config: ExpertSenderConnectionConfig, request: RequestInfo
-    ) -> _Answer:
-        import aiohttp
-
-        started = time.monotonic()
-        try:
-            async with session.request(
-                request.method, config.base_url + request.path, allow_redirects=False
-            ) as response:
-                raw = await response.read()
-                status, headers = response.status, response.headers
-        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise _aiohttp_failure(err, request, config) from None
-        _log_exchange(self.log, config, request, status, started, None, None, raw)
-        if 200 <= status < 300:
-            return _Answer(status, parse_success(status, raw, request), request)
-        raise error_for_response(status, raw, headers, request)
-
-
-# -- sessions ---------------------------------------------------------------------------------------------
-
-
-def _headers(config: ExpertSenderConnectionConfig) -> dict[str, str]:
-    return {
-        "x-api-key": config.api_key,
-        "User-Agent": USER_AGENT,
-        "Accept": "application/json",
-        "Content-Type": "application/json",
-    }
-
-
-def _new_session(config: ExpertSenderConnectionConfig) -> requests.Session:
-    from http.cookiejar import DefaultCookiePolicy
-
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    session = requests.Session()
-    session.headers.update(_headers(config))
-    session.verify = config.verify
-    # The API needs no cookies; refusing them keeps threads from sharing mutable state through the jar.
-    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    pool = max(_MIN_POOL_SIZE, config.max_concurrency)
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)  # retries are ours
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
-def _new_async_session(config: ExpertSenderConnectionConfig) -> aiohttp.ClientSession:
-    import aiohttp
-
-    return aiohttp.ClientSession(
-        headers=_headers(config),
-        timeout=aiohttp.ClientTimeout(
-            total=None, sock_connect=config.connect_timeout, sock_read=config.read_timeout
-        ),
-        connector=aiohttp.TCPConnector(ssl=config.verify),
-        cookie_jar=aiohttp.DummyCookieJar(),
-    )
-
-
-# -- transport failures -----------------------------------------------------------------------------------
-
-
-def _transport(
-    request: RequestInfo, config: ExpertSenderConnectionConfig, what: str, *, maybe_applied: bool
-) -> ExpertSenderTransportError:
-    after = " The request may have been applied." if maybe_applied else ""
-    return ExpertSenderTransportError(
-        f"{request.label} to {config.base_url}: {what}.{after}",
-        maybe_applied=maybe_applied,
-        method=request.method,
-        path=request.path,
-    )
-
-
-def _tls_config_error(request: RequestInfo, config: ExpertSenderConnectionConfig) -> ExpertSenderConfigError:
-    return ExpertSenderConfigError(
-        f"{request.label} to {config.base_url}: the server's TLS certificate could not be verified. Install "
-        "the CA that signs it (REQUESTS_CA_BUNDLE / SSL_CERT_FILE), or for a local emulator set the "
-        "connection extra verify=false.",
-        method=request.method,
-        path=request.path,
-    )
-
-
-def _root_cause(err: BaseException) -> BaseException:
-    seen: set[int] = set()
-    while id(err) not in seen:
-        seen.add(id(err))
-        nxt = getattr(err, "reason", None) or err.__cause__ or err.__context__
-        if not isinstance(nxt, BaseException):
-            args = getattr(err, "args", ())
-            nxt = args[0] if args and isinstance(args[0], BaseException) else None
-        if nxt is None:
-            break
-        err = nxt
-    return err
-
-
-def _reason(err: BaseException) -> str:
-    """A short, data-free description of a low-level failure (no URL: it may hold an identifier)."""
-    root = _root_cause(err)
-    if isinstance(root, OSError) and root.strerror:
-        return f"{type(root).__name__}: {root.strerror}"
-    return type(root).__name__
-
-
-def _requests_failure(
-    err: Exception, request: RequestInfo, config: ExpertSenderConnectionConfig
-) -> ExpertSenderError:
-    import ssl
-
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
-    if isinstance(err, requests.exceptions.ConnectTimeout):
-        return _transport(
-            request, config, f"connect timeout after {config.connect_timeout:g} s", maybe_applied=False
-        )
-    if isinstance(err, requests.exceptions.SSLError):
-        if isinstance(_root_cause(err), ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
-            err
-        ):
-            return _tls_config_error(request, config)
-        return _transport(request, config, f"TLS handshake failed ({_reason(err)})", maybe_applied=False)
-    if isinstance(err, requests.exceptions.ReadTimeout):
-        return _transport(
-            request, config, f"no response within read_timeout={config.read_timeout:g} s", maybe_applied=True
-        )
-    if isinstance(err, (requests.exceptions.ConnectionError, requests.exceptions.ProxyError)):
-        cause = err.args[0] if err.args else None
-        reason = getattr(cause, "reason", cause)
-        if isinstance(reason, (NewConnectionError, ConnectTimeoutError)):
-            return _transport(request, config, f"could not connect ({_reason(err)})", maybe_applied=False)
-        return _transport(request, config, f"connection dropped ({_reason(err)})", maybe_applied=True)
-    if isinstance(err, (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader)):
-        return ExpertSenderConfigError(
-            f"{request.label}: the connection's base URL or API key cannot be used in a request "
-            f"({type(err).__name__}).",
-            method=request.method,
-            path=request.path,
-        )
-    return _transport(request, config, f"request failed ({_reason(err)})", maybe_applied=True)
-
-
-def _aiohttp_failure(
-    err: BaseException, request: RequestInfo, config: ExpertSenderConnectionConfig
-) -> ExpertSenderError:
-    import aiohttp
-
-    if isinstance(err, aiohttp.ClientConnectorCertificateError):
-        return _tls_config_error(request, config)
-    connect_timeout = getattr(aiohttp, "ConnectionTimeoutError", ())
-    if isinstance(err, connect_timeout):
-        return _transport(
-            request, config, f"connect timeout after {config.connect_timeout:g} s", maybe_applied=False
-        )
-    if isinstance(err, aiohttp.ClientConnectorError):
-        return _transport(request, config, f"could not connect ({_reason(err)})", maybe_applied=False)
-    if isinstance(err, asyncio.TimeoutError):  # aiohttp's SocketTimeoutError is one too
-        return _transport(
-            request, config, f"no response within read_timeout={config.read_timeout:g} s", maybe_applied=True
-        )
-    return _transport(request, config, f"connection dropped ({_reason(err)})", maybe_applied=True)
-
-
-# -- logging ----------------------------------------------------------------------------------------------
-
-
-def _log_exchange(
-    logger: Any,
-    config: ExpertSenderConnectionConfig,
-    request: RequestInfo,
-    status: int,
-    started: float,
-    items: int | None,
-    data: bytes | None,
-    raw: bytes,
-) -> None:
-    millis = (time.monotonic() - started) * 1000
-    counted = f" ({items} items)" if items is not None else ""
-    logger.debug("ExpertSender %s -> %s in %.0f ms%s", request.label, status, millis, counted)
-    if config.log_payloads:  # opt-in: bodies carry personal data
-        logger.info(
-            "ExpertSender %s payloads (log_payloads=true): request %s; response %s",
-            request.label,
-            _clip(data),
-            _clip(raw),
-        )
-
-
-def _clip(raw: bytes | None) -> str:
-    if not raw:
-        return "(empty)"
-    text = raw.decode("utf-8", errors="replace")
-    return text if len(text) <= _PAYLOAD_LOG_LIMIT else f"{text[:_PAYLOAD_LOG_LIMIT]}... ({len(raw)} bytes)"
 
 
 def _fix_key(err: ExpertSenderAuthError) -> str:

@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
-from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
+from airflow_provider_expertsender.hooks.expertsender import DEFAULT_CONN_ID, ExpertSenderHook
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-DEFAULT_CONN_ID = "expertsender_default"
 
 _JINJA_MARKERS = ("{{", "{%", "{#")
 

@@ -59,14 +59,14 @@ def seeded(expertsender_conn):
 def sessions(monkeypatch):
     """Every aiohttp session the hook opens (to check each is closed)."""
     opened = []
-    original = hook_module._new_async_session
+    original = hook_module.new_async_session
 
     def record(config):
         session = original(config)
         opened.append(session)
         return session
 
-    monkeypatch.setattr(hook_module, "_new_async_session", record)
+    monkeypatch.setattr(hook_module, "new_async_session", record)
     return opened
 
 
