@@ -23,6 +23,7 @@ known to be valid. With ``on_invalid="skip"`` validation and sending overlap.
 
 from __future__ import annotations
 
+import gc
 import logging
 import marshal
 import pickle
@@ -31,6 +32,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -194,6 +196,27 @@ def _spool_load(spool: IO[bytes], with_originals: bool) -> _Batch:
     number, positions, payloads, keys = marshal.loads(blob)
     originals = pickle.loads(_spool_read(spool)[1]) if with_originals else None
     return _Batch(number, positions, payloads, originals, keys)
+
+
+@contextmanager
+def _collector_ignores_older_objects() -> Iterator[None]:
+    """Keep the objects alive before the write (Airflow's modules, the DAG, the task) out of the garbage
+    collector's sight while it runs (:func:`gc.freeze`), and give them back afterwards.
+
+    A write allocates tens of millions of short-lived objects, and the validated batches waiting for their
+    turn survive long enough to trigger full collections, each of which walked every object of the process:
+    about 40 % of the engine's CPU time on 200,000 customers. Objects created during the write are collected
+    as usual. Nothing is done when the collector is disabled or objects are already frozen (the process
+    manages its collector itself, and unfreezing would undo that).
+    """
+    if not gc.isenabled() or gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _unusable(record: Any, position: int) -> InvalidRecord:
@@ -700,7 +723,8 @@ def run_write(
             describe_limit(limit),
             ", DRY RUN (nothing is sent)" if dry_run else "",
         )
-        engine.run(records)
+        with _collector_ignores_older_objects():
+            engine.run(records)
     summary = engine.summary()
     progress.log_line()
     out.info("Summary: %s", summary)
