@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_expertsender.exceptions import ExpertSenderConfigError, ExpertSenderOrderStateError
+from airflow_provider_expertsender.exceptions import ExpertSenderOrderStateError
 from airflow_provider_expertsender.operators._base import is_dynamic, require
 from airflow_provider_expertsender.sensors._base import ExpertSenderBaseSensor
 from airflow_provider_expertsender.triggers._conditions import (
     Verdict,
-    effective_failure_statuses,
     judge_order,
-    normalize_statuses,
+    order_statuses,
+    status_list,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from airflow.triggers.base import BaseTrigger
 
 _WHAT = "ExpertSenderOrderSensor"
-
-
-def _status_list(value: Collection[str] | str | None, name: str) -> list[str] | None:
-    """Accept a status, a list of statuses or ``None`` (checked for type here, for spelling at run time)."""
-    if value is None:
-        return None
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, Collection) or not all(isinstance(s, str) for s in items):
-        raise ExpertSenderConfigError(
-            f"{_WHAT}: {name} must be a list of order statuses (placed, paid, completed, canceled); "
-            f"got {type(value).__name__}."
-        )
-    return list(items)
 
 
 class ExpertSenderOrderSensor(ExpertSenderBaseSensor):
@@ -69,15 +57,12 @@ class ExpertSenderOrderSensor(ExpertSenderBaseSensor):
         if not is_dynamic(order_id):
             require("order_id", order_id, what=_WHAT)
         self.order_id = order_id
-        self.target_statuses = _status_list(target_statuses, "target_statuses")
-        self.failure_statuses = _status_list(failure_statuses, "failure_statuses")
+        self.target_statuses = status_list(target_statuses, param=f"{_WHAT}: target_statuses")
+        self.failure_statuses = status_list(failure_statuses, param=f"{_WHAT}: failure_statuses")
 
     def _prepare(self) -> None:
         self._order_id = str(require("order_id", self.order_id, what=_WHAT))
-        self._targets = normalize_statuses(self.target_statuses, param="target_statuses")
-        self._failures = effective_failure_statuses(
-            self._targets, normalize_statuses(self.failure_statuses, param="failure_statuses")
-        )
+        self._targets, self._failures = order_statuses(self.target_statuses, self.failure_statuses)
 
     @property
     def _what(self) -> str:

@@ -64,16 +64,38 @@ def normalize_statuses(statuses: Collection[str] | str | None, *, param: str) ->
     :param param: the argument's name, for the error message.
     :raises ExpertSenderConfigError: an unknown status, or something that is not a list of strings.
     """
-    if statuses is None:
+    items = status_list(statuses, param=param)
+    if items is None:
         return None
     from airflow_provider_expertsender.models import normalize_order_status
 
+    return tuple(dict.fromkeys(normalize_order_status(s) for s in items))
+
+
+def status_list(statuses: Collection[str] | str | None, *, param: str) -> list[str] | None:
+    """Return ``statuses`` as a list (one string is one status), spelling unchecked; ``None`` if not given.
+
+    :param param: the argument's name, for the error message.
+    :raises ExpertSenderConfigError: ``statuses`` is neither a string nor a collection of strings.
+    """
+    if statuses is None:
+        return None
     items = [statuses] if isinstance(statuses, str) else statuses
     if not isinstance(items, Collection) or not all(isinstance(s, str) for s in items):
         raise ExpertSenderConfigError(
-            f"{param} must be a list of order statuses; got {type(statuses).__name__}."
+            f"{param} must be a list of order statuses (placed, paid, completed, canceled); "
+            f"got {type(statuses).__name__}."
         )
-    return tuple(dict.fromkeys(normalize_order_status(s) for s in items))
+    return list(items)
+
+
+def order_statuses(
+    target_statuses: Collection[str] | str | None, failure_statuses: Collection[str] | str | None
+) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """The order rule's statuses, normalized and resolved: ``(targets or None, failures)``."""
+    targets = normalize_statuses(target_statuses, param="target_statuses")
+    failures = normalize_statuses(failure_statuses, param="failure_statuses")
+    return targets, effective_failure_statuses(targets, failures)
 
 
 def effective_failure_statuses(

@@ -31,9 +31,8 @@ from airflow_provider_expertsender.exceptions import ExpertSenderError, ExpertSe
 from airflow_provider_expertsender.triggers._conditions import (
     TRANSIENT_ERRORS,
     Verdict,
-    effective_failure_statuses,
     judge_order,
-    normalize_statuses,
+    order_statuses,
 )
 
 if TYPE_CHECKING:
@@ -260,10 +259,7 @@ class ExpertSenderOrderTrigger(_ExpertSenderPollingTrigger):
         return f"order {self.order_id}"
 
     def _prepare(self) -> None:
-        self._targets = normalize_statuses(self.target_statuses, param="target_statuses")
-        self._failures = effective_failure_statuses(
-            self._targets, normalize_statuses(self.failure_statuses, param="failure_statuses")
-        )
+        self._targets, self._failures = order_statuses(self.target_statuses, self.failure_statuses)
 
     async def _fetch(self, hook: ExpertSenderAsyncHook) -> dict[str, Any]:
         return await hook.get_order(self.order_id)
