@@ -7,6 +7,10 @@ model state (``data[3].email``). Messages never repeat a submitted value (it may
 enum spellings.
 
 Rules marked [INF] below are inferences (e.g. an e-mail needs an ``@``), kept minimal on purpose.
+
+This module resembles the provider's ``models/`` on purpose and shares no code with it: the emulator is the
+independent oracle the provider is tested against, so a misreading of the API in one shows up as a failing
+test instead of being copied into both. The spellings of enums below are repeated for the same reason.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from airflow_provider_expertsender.emulator.seeds import SettingItem
 
@@ -120,6 +124,35 @@ class _Scope:
 
     def add(self, name: str, message: str) -> None:
         self.errors.add(f"{self.prefix}{name}", message)
+
+
+def _body(body: Any, errors: Errors, names: tuple[str, ...]) -> tuple[_Scope, dict[str, Any]] | None:
+    """A request body's scope and members (see :func:`canonical_keys`); None, reported, if not an object."""
+    if not isinstance(body, dict):
+        errors.add("$", "The request body must be a JSON object.")
+        return None
+    return _Scope(errors), canonical_keys(body, names)
+
+
+def _array(scope: _Scope, obj: Mapping[str, Any], name: str) -> list[Any] | None:
+    """The array member ``name``: None when absent, or (reported) when it is not an array."""
+    raw = obj.get(name)
+    if raw is not None and not isinstance(raw, list):
+        scope.add(name, f"The {name} field must be a JSON array.")
+        return None
+    return raw
+
+
+def _objects(
+    scope: _Scope, items: list[Any], name: str, names: tuple[str, ...], not_an_object: str
+) -> Iterator[tuple[_Scope, dict[str, Any]]]:
+    """Each object of the array ``name``, as its scope and members; an item that is no object is reported."""
+    for j, item in enumerate(items):
+        where = f"{name}[{j}]"
+        if isinstance(item, dict):
+            yield scope.child(where), canonical_keys(item, names)
+        else:
+            scope.add(where, not_an_object)
 
 
 def canonical_keys(obj: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
@@ -354,21 +387,13 @@ def _name_value_list(
     """``customAttributes`` / ``orderAttributes`` / ``productAttributes``: ``[{name, value}]``.
 
     Each name must exist in the business unit's settings list and each value fit the attribute's type."""
-    items = obj.get(name)
+    items = _array(scope, obj, name)
     if items is None:
-        return None
-    if not isinstance(items, list):
-        scope.add(name, f"The {name} field must be a JSON array.")
         return None
     by_name = _by_name(known)
     result = []
-    for j, raw in enumerate(items):
-        where = f"{name}[{j}]"
-        if not isinstance(raw, dict):
-            scope.add(where, "Each item must be a JSON object with name and value.")
-            continue
-        entry = canonical_keys(raw, ("name", "value"))
-        item_scope = scope.child(where)
+    not_an_object = "Each item must be a JSON object with name and value."
+    for item_scope, entry in _objects(scope, items, name, ("name", "value"), not_an_object):
         attr_name = _string(item_scope, entry, "name", min_len=1, max_len=256, required=True)
         if attr_name is None:
             continue
@@ -397,18 +422,12 @@ def _consents(scope: _Scope, obj: Mapping[str, Any], known: tuple[SettingItem, .
     if force is not None and not isinstance(force, bool):
         inner.add("force", "The force field must be true or false.")
     _integer(inner, data, "confirmationMessageId")
-    consents = data.get("consents")
+    consents = _array(inner, data, "consents")
     result: list[dict[str, Any]] = []
-    if consents is not None and not isinstance(consents, list):
-        inner.add("consents", "The consents field must be a JSON array.")
-    elif consents:
+    if consents:
         ids = _ids(known)
-        for j, raw in enumerate(consents):
-            if not isinstance(raw, dict):
-                inner.add(f"consents[{j}]", "Each consent must be a JSON object with id and value.")
-                continue
-            entry = canonical_keys(raw, ("id", "value"))
-            item_scope = inner.child(f"consents[{j}]")
+        not_an_object = "Each consent must be a JSON object with id and value."
+        for item_scope, entry in _objects(inner, consents, "consents", ("id", "value"), not_an_object):
             consent_id = _integer(item_scope, entry, "id", required=True)
             value = _enum(item_scope, entry, "value", CONSENT_VALUES, required=True)
             if consent_id is not None and consent_id not in ids:
@@ -425,11 +444,10 @@ def batch_top(
     body: Any, errors: Errors, modes: tuple[str, ...], *, with_match_by: bool
 ) -> tuple[str | None, str | None, list[Any] | None]:
     """``mode``, ``matchBy`` (customers) and ``data`` of a POST /customers or /orders body."""
-    if not isinstance(body, dict):
-        errors.add("$", "The request body must be a JSON object.")
+    checked = _body(body, errors, ("mode", "matchBy", "data"))
+    if checked is None:
         return None, None, None
-    top = canonical_keys(body, ("mode", "matchBy", "data"))
-    scope = _Scope(errors)
+    scope, top = checked
     mode = _enum(scope, top, "mode", modes, required=True)
     match_by = _enum(scope, top, "matchBy", MATCH_BY, required=True) if with_match_by else None
     data = top.get("data")
@@ -566,21 +584,16 @@ def _order_customer(
 def _products(
     scope: _Scope, obj: Mapping[str, Any], known: tuple[SettingItem, ...]
 ) -> list[dict[str, Any]] | None:
-    raw = obj.get("products")
-    if raw is None:
+    if obj.get("products") is None:
         scope.add("products", _required("products"))
         return None
-    if not isinstance(raw, list):
-        scope.add("products", "The products field must be a JSON array.")
+    items = _array(scope, obj, "products")
+    if items is None:
         return None
     result = []
-    for j, item in enumerate(raw):
-        where = f"products[{j}]"
-        if not isinstance(item, dict):
-            scope.add(where, "Each product must be a JSON object.")
-            continue
-        data = canonical_keys(item, PRODUCT_KEYS)
-        inner = scope.child(where)
+    for inner, data in _objects(
+        scope, items, "products", PRODUCT_KEYS, "Each product must be a JSON object."
+    ):
         product = {
             # [UNK] product field rules: only an id is required here, amounts must be >= 0.
             "id": _string(inner, data, "id", min_len=1, max_len=128, required=True),
@@ -601,11 +614,10 @@ def _products(
 
 def status_change(body: Any, errors: Errors, *, accept_cancelled: bool) -> dict[str, Any] | None:
     """The body of PUT /orders/status."""
-    if not isinstance(body, dict):
-        errors.add("$", "The request body must be a JSON object.")
+    checked = _body(body, errors, STATUS_KEYS)
+    if checked is None:
         return None
-    obj = canonical_keys(body, STATUS_KEYS)
-    scope = _Scope(errors)
+    scope, obj = checked
     out = {
         "orderId": _string(scope, obj, "orderId", min_len=1, max_len=128, required=True),
         "orderStatus": order_status(
@@ -618,11 +630,10 @@ def status_change(body: Any, errors: Errors, *, accept_cancelled: bool) -> dict[
 
 def custom_event(body: Any, errors: Errors) -> dict[str, Any] | None:
     """The body of POST /scenariocustomevents."""
-    if not isinstance(body, dict):
-        errors.add("$", "The request body must be a JSON object.")
+    checked = _body(body, errors, EVENT_KEYS)
+    if checked is None:
         return None
-    obj = canonical_keys(body, EVENT_KEYS)
-    scope = _Scope(errors)
+    scope, obj = checked
     out: dict[str, Any] = {
         "customEventId": _integer(scope, obj, "customEventId", required=True),
         # The doc table types customerId as a string, its sample and a client send an integer: accept both.
@@ -653,20 +664,12 @@ def _hex(scope: _Scope, obj: Mapping[str, Any], name: str, length: int) -> str |
 
 
 def _data_fields(scope: _Scope, obj: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-    raw = obj.get("dataFields")
-    if raw is None:
-        return None
-    if not isinstance(raw, list):
-        scope.add("dataFields", "The dataFields field must be a JSON array.")
+    items = _array(scope, obj, "dataFields")
+    if items is None:
         return None
     result = []
-    for j, item in enumerate(raw):
-        where = f"dataFields[{j}]"
-        if not isinstance(item, dict):
-            scope.add(where, "Each data field must be a JSON object with name, type and value.")
-            continue
-        data = canonical_keys(item, ("name", "type", "value"))
-        inner = scope.child(where)
+    not_an_object = "Each data field must be a JSON object with name, type and value."
+    for inner, data in _objects(scope, items, "dataFields", ("name", "type", "value"), not_an_object):
         name = _string(inner, data, "name", min_len=1, max_len=256, required=True)
         kind = _enum(inner, data, "type", DATA_FIELD_TYPES, required=True)
         value = _string(inner, data, "value")
@@ -682,11 +685,10 @@ def _data_fields(scope: _Scope, obj: Mapping[str, Any]) -> list[dict[str, Any]] 
 
 def order_registration(body: Any, errors: Errors) -> dict[str, Any] | None:
     """The body of ``PUT /orders`` ([UNK]: fields from a third-party client only)."""
-    if not isinstance(body, dict):
-        errors.add("$", "The request body must be a JSON object.")
+    checked = _body(body, errors, ("orderId", "websiteId", "visitorId"))
+    if checked is None:
         return None
-    obj = canonical_keys(body, ("orderId", "websiteId", "visitorId"))
-    scope = _Scope(errors)
+    scope, obj = checked
     out = {
         "orderId": _string(scope, obj, "orderId", min_len=1, max_len=128, required=True),
         "websiteId": _integer(scope, obj, "websiteId"),
@@ -708,11 +710,10 @@ def customer_export(
     consents: tuple[SettingItem, ...],
 ) -> dict[str, Any] | None:
     """The body of ``POST /exports/customers``: a segment and at least one group of columns."""
-    if not isinstance(body, dict):
-        errors.add("$", "The request body must be a JSON object.")
+    checked = _body(body, errors, ("segmentId", "systemAttributes", "customAttributes", "consents"))
+    if checked is None:
         return None
-    obj = canonical_keys(body, ("segmentId", "systemAttributes", "customAttributes", "consents"))
-    scope = _Scope(errors)
+    scope, obj = checked
     out: dict[str, Any] = {"segmentId": _integer(scope, obj, "segmentId", required=True)}
     groups = (("systemAttributes", ()), ("customAttributes", customer_attributes), ("consents", consents))
     for group, known in groups:
@@ -725,20 +726,11 @@ def customer_export(
 def _column_group(
     scope: _Scope, obj: Mapping[str, Any], name: str, known: tuple[SettingItem, ...], *, with_id: bool
 ) -> list[dict[str, Any]]:
-    raw = obj.get(name)
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        scope.add(name, f"The {name} field must be a JSON array.")
-        return []
     result = []
-    for j, item in enumerate(raw):
-        where = f"{name}[{j}]"
-        if not isinstance(item, dict):
-            scope.add(where, "Each item must be a JSON object.")
-            continue
-        data = canonical_keys(item, ("id", "name", "all"))
-        inner = scope.child(where)
+    items = _array(scope, obj, name) or []
+    for inner, data in _objects(
+        scope, items, name, ("id", "name", "all"), "Each item must be a JSON object."
+    ):
         every = data.get("all")
         if every is not None and not isinstance(every, bool):
             inner.add("all", "The all field must be true or false.")
@@ -760,11 +752,10 @@ def _column_group(
 
 def activity_export(body: Any, errors: Errors) -> dict[str, Any] | None:
     """The body of ``POST /exports/channels/activity``: a date range of at most 90 days and filters."""
-    if not isinstance(body, dict):
-        errors.add("$", "The request body must be a JSON object.")
+    checked = _body(body, errors, ("startDate", "endDate", "channels", "eventTypes", "fileName"))
+    if checked is None:
         return None
-    obj = canonical_keys(body, ("startDate", "endDate", "channels", "eventTypes", "fileName"))
-    scope = _Scope(errors)
+    scope, obj = checked
     start_text = _string(scope, obj, "startDate", required=True)
     end_text = _string(scope, obj, "endDate", required=True)
     start = parse_date(start_text) if start_text is not None else None
@@ -793,11 +784,8 @@ def activity_export(body: Any, errors: Errors) -> dict[str, Any] | None:
 def _enum_list(
     scope: _Scope, obj: Mapping[str, Any], name: str, choices: tuple[str, ...]
 ) -> list[str] | None:
-    raw = obj.get(name)
+    raw = _array(scope, obj, name)
     if raw is None:
-        return None
-    if not isinstance(raw, list):
-        scope.add(name, f"The {name} field must be a JSON array.")
         return None
     values = []
     for j, value in enumerate(raw):
