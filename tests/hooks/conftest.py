@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -58,6 +59,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def down_conn(monkeypatch, free_port) -> str:
+    """The id of a connection to a port that refuses connections (2 fast retries)."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ES_DOWN",
+        json.dumps(
+            {
+                "conn_type": "expertsender",
+                "host": f"http://127.0.0.1:{free_port}",
+                "password": "es-some-key-123456",
+                "extra": {"max_retries": 2, "backoff_base": 0.01},
+            }
+        ),
+    )
+    return "es_down"
 
 
 class Recorder(ThreadingHTTPServer):

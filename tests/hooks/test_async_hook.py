@@ -174,19 +174,8 @@ def test_read_timeout_is_retried_for_reads(make_conn, emulator):
     assert len(waits) == 1
 
 
-def test_connection_refused(monkeypatch, free_port):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ES_DOWN",
-        json.dumps(
-            {
-                "conn_type": "expertsender",
-                "host": f"http://127.0.0.1:{free_port}",
-                "password": "es-some-key-123456",
-                "extra": {"max_retries": 2, "backoff_base": 0.01},
-            }
-        ),
-    )
-    hook, waits = async_hook("es_down")
+def test_connection_refused(down_conn):
+    hook, waits = async_hook(down_conn)
     with pytest.raises(ExpertSenderTransportError) as info:
         asyncio.run(hook.get_order("x"))
     assert info.value.maybe_applied is False

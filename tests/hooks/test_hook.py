@@ -334,19 +334,8 @@ def test_connection_dropped_after_apply(hook, emulator, waits):
     assert len(waits) == 1
 
 
-def test_connection_refused_is_retried_for_every_call(monkeypatch, free_port, waits):
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_ES_DOWN",
-        json.dumps(
-            {
-                "conn_type": "expertsender",
-                "host": f"http://127.0.0.1:{free_port}",
-                "password": "es-some-key-123456",
-                "extra": {"max_retries": 2, "backoff_base": 0.01},
-            }
-        ),
-    )
-    hook = make_hook("es_down", waits)
+def test_connection_refused_is_retried_for_every_call(down_conn, waits):
+    hook = make_hook(down_conn, waits)
     with pytest.raises(ExpertSenderTransportError) as info:
         hook.send_custom_event(1, email="a@example.com")
     assert info.value.maybe_applied is False
