@@ -157,10 +157,12 @@ def _base_url(conn: Connection) -> str:
     try:
         parts = urlsplit(host)
         port = parts.port  # raises ValueError for a non-numeric port
-    except ValueError as err:
+    except ValueError:
+        # Neither the host nor urlsplit's message (it quotes the port) is echoed: a pasted key would leak.
         raise ExpertSenderConfigError(
-            f"Connection {conn.conn_id!r}: host {host!r} is not a valid URL ({err})."
-        ) from err
+            f"Connection {conn.conn_id!r}: host is not a valid URL (a port that is not a number from 0 to "
+            "65535, or an unbalanced [ ] around an IPv6 address). Set a base URL such as https://api.ecdp.app."
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ExpertSenderConfigError(
             f"Connection {conn.conn_id!r}: host must be an http(s) URL or a host name such as "

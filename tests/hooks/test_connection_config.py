@@ -70,6 +70,16 @@ def test_bad_host_is_a_config_error(host):
         config_of(host=host)
 
 
+@pytest.mark.parametrize(
+    "host", ["https://me:es-secret-in-host@api.ecdp.app:port", "https://[es-secret-in-host"]
+)
+def test_unparseable_host_is_not_echoed(host):
+    """A key pasted into the host (with a bad port or bracket) must not reach the message."""
+    with pytest.raises(ExpertSenderConfigError, match="not a valid URL") as info:
+        config_of(host=host)
+    assert "es-secret-in-host" not in str(info.value)
+
+
 def test_defaults():
     config = config_of()
     assert config.timeout == (10.0, 60.0)
