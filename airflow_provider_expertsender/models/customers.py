@@ -143,18 +143,6 @@ _GENDER = enum_validator(GENDER_TABLE, GENDERS)
 _POSITIVE_INT32 = _values.int32(1)
 
 
-def _email(value: Any, settings: SettingsCatalog | None) -> Any:
-    return _fast.call(_values.check_email, _fast.text(value, 1, 320))
-
-
-def _phone(value: Any, settings: SettingsCatalog | None) -> Any:
-    return _fast.call(_values.check_no_whitespace, _fast.identifier(value, 1, 20))
-
-
-def _crm_id(value: Any, settings: SettingsCatalog | None) -> Any:
-    return _fast.identifier(value, 1, 128)
-
-
 def _visitor_id(value: Any, settings: SettingsCatalog | None) -> Any:
     return _fast.identifier(value, 1, 38)
 
@@ -187,25 +175,25 @@ def _consents_data(value: Any, settings: SettingsCatalog | None) -> Any:
         if type(consents) is dict:
             consents = [{"id": consent_id, "value": item} for consent_id, item in consents.items()]
         elif type(consents) is not list:
-            raise _fast.GIVE_UP
+            raise _fast.GiveUp
         items: list[dict[str, Any]] = []
         seen: set[int] = set()
         for raw in consents:
             consent = _fast.resolve(raw, Consent._exact)
             if "id" not in consent or "value" not in consent:
-                raise _fast.GIVE_UP
+                raise _fast.GiveUp
             consent_id = _fast.call(_POSITIVE_INT32, consent["id"])
             if settings is not None:
                 _fast.call(settings.check_consent_id, consent_id)
             if consent_id in seen:
-                raise _fast.GIVE_UP
+                raise _fast.GiveUp
             seen.add(consent_id)
             items.append({"id": consent_id, "value": _fast.call(consent_value, consent["value"])})
         payload["consents"] = items
     force = fields.get("force")
     if force is not None:
         if type(force) is not bool:
-            raise _fast.GIVE_UP
+            raise _fast.GiveUp
         payload["force"] = force
     message_id = fields.get("confirmationMessageId")
     if message_id is not None:
@@ -215,9 +203,9 @@ def _consents_data(value: Any, settings: SettingsCatalog | None) -> Any:
 
 # In the model's field order, which is the order of the API JSON.
 _FAST_FIELDS = (
-    ("email", _email),
-    ("phone", _phone),
-    ("crmId", _crm_id),
+    ("email", _fast.email),
+    ("phone", _fast.phone),
+    ("crmId", _fast.crm_id),
     ("visitorId", _visitor_id),
     ("guid", _guid),
     ("firstName", _name),
@@ -239,14 +227,9 @@ def _fast_customer(record: Any, match_by: str, settings: SettingsCatalog | None)
             if "consentsData" in fields:
                 return None
             fields["consentsData"] = {"consents": fields.pop("consents")}
-        payload: dict[str, Any] = {}
-        for name, convert in _FAST_FIELDS:
-            value = fields.get(name)
-            if value is not None:
-                payload[name] = convert(value, settings)
+        return _fast.build(fields, _FAST_FIELDS, settings)
     except _fast.GiveUp:
         return None
-    return payload
 
 
 def customer_payload(

@@ -1,4 +1,4 @@
-"""The fast path of customer_payload returns exactly what the pydantic model returns, or gives up.
+"""The fast paths of customer_payload and order_payload return exactly what the models return, or give up.
 
 ``models/_fast.py`` builds the API JSON of common records without the models. It may never accept a record
 the model refuses, nor produce a different payload (values, types or key order). These tests compare the two
@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from airflow_provider_expertsender.models import SettingsCatalog, customer_payload
+from airflow_provider_expertsender.models import SettingsCatalog, customer_payload, order_payload
 from airflow_provider_expertsender.models.customers import Customer, _fast_customer
-from tests.models.test_properties import CATALOG, CUSTOMER_KEYS, records
+from airflow_provider_expertsender.models.orders import Order, _fast_order
+from tests.models.test_properties import CATALOG, CUSTOMER_KEYS, ORDER_KEYS, records
 
 SETTINGS = settings(
     max_examples=600, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -37,6 +38,14 @@ CATALOGS = [
             {"id": 4, "name": "since", "type": "Date"},
         ],
         consents=[{"id": 1, "name": "n", "type": "Email"}, {"id": 7, "name": "s", "type": "Sms"}],
+        order_attributes=[
+            {"id": 1, "name": "city", "type": "String"},
+            {"id": 2, "name": "vip", "type": "Boolean"},
+        ],
+        product_attributes=[
+            {"id": 1, "name": "points", "type": "Number"},
+            {"id": 2, "name": "a", "type": "Url"},
+        ],
     ),
 ]
 
@@ -50,11 +59,22 @@ def model_payload(record: Any, match_by: str, catalog: SettingsCatalog | None) -
     return model.to_api()
 
 
+def model_order(record: Any, catalog: SettingsCatalog | None) -> dict[str, Any] | None:
+    try:
+        model = Order.model_validate(record, context={"settings": catalog})
+    except ValidationError:
+        return None
+    return model.to_api()
+
+
 def assert_same(
-    record: Any, match_by: str, catalog: SettingsCatalog | None, note: Any = lambda _: None
+    record: Any, match_by: str | None, catalog: SettingsCatalog | None, note: Any = lambda _: None
 ) -> dict[str, Any] | None:
-    fast = _fast_customer(record, match_by, catalog)
-    expected = model_payload(record, match_by, catalog)
+    """Compare the fast path with the model: a customer with ``match_by``, an order without."""
+    if match_by is None:
+        fast, expected = _fast_order(record, catalog), model_order(record, catalog)
+    else:
+        fast, expected = _fast_customer(record, match_by, catalog), model_payload(record, match_by, catalog)
     if fast is None:
         note("fast path gave up" if expected is not None else "invalid")
         return None
@@ -64,6 +84,10 @@ def assert_same(
     assert json.dumps(fast) == json.dumps(expected)
     assert fast == expected
     return fast
+
+
+# True nine times in ten (hypothesis draws small integers far more often than large ones).
+MOSTLY = st.sampled_from([True] * 9 + [False])
 
 
 # Values near the rules: right and wrong types, each side of each length limit, odd text.
@@ -93,6 +117,9 @@ attribute_values = st.one_of(
     st.dates(),
     st.datetimes(timezones=st.sampled_from([None, timezone.utc])),
     st.lists(st.integers(), max_size=1),
+)
+valid_attribute_values = st.one_of(
+    st.text(max_size=6), st.integers(0, 10**6), st.booleans(), st.dates(), st.decimals(0, 10**6, places=2)
 )
 attribute_names = st.one_of(
     st.sampled_from(["city", "City", "CITY", "points", "vip", "since", "a", "b", ""]), texts(256)
@@ -210,9 +237,9 @@ def near_valid(draw: st.DrawFn) -> dict[str, Any]:
     names = draw(st.lists(st.sampled_from(sorted(FIELDS)), unique=True, max_size=8))
     for name in [draw(st.sampled_from(["email", "phone", "crmId", "guid", "visitorId"])), *names]:
         key = draw(st.sampled_from(SPELLINGS.get(name, [name])))
-        valid = draw(st.integers(0, 19)) < 18
+        valid = draw(MOSTLY)
         record[key] = draw(VALID[name] if valid else FIELDS[name])
-    if draw(st.integers(0, 9)) == 0:  # the same field under a second spelling, or an unknown key
+    if not draw(MOSTLY):  # the same field under a second spelling, or an unknown key
         record[draw(st.sampled_from(["Email", "email_address", "crm_id", "FIRST_NAME", 7]))] = draw(
             st.one_of(st.none(), FIELDS["email"])
         )
@@ -291,3 +318,154 @@ def test_a_new_key_spelling_takes_the_model_once_then_the_fast_path():
 )
 def test_unusual_records_are_left_to_the_model(record):
     assert _fast_customer(record, "Email", None) is None
+
+
+# ------------------------------------------------------------------------------------------------- orders
+
+amounts = st.one_of(
+    st.integers(-1, 2**54),
+    st.decimals(allow_nan=False, places=2, max_value=10**6),
+    st.decimals(allow_nan=True),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["12.50", "1e3", "-1", "x", True, "0.1"]),
+)
+VALID_AMOUNTS = st.one_of(
+    st.integers(0, 10**9), st.decimals(min_value=0, max_value=10**6, places=2), st.floats(0, 1e6)
+)
+order_attributes = st.one_of(
+    st.lists(
+        st.fixed_dictionaries(
+            {"name": st.sampled_from(["city", "vip", "points", "a"])},
+            optional={"value": valid_attribute_values},
+        ),
+        max_size=2,
+    ),
+    st.dictionaries(st.sampled_from(["city", "vip", "a"]), valid_attribute_values, max_size=2),
+)
+order_customers = st.one_of(
+    st.fixed_dictionaries(
+        {}, optional={"email": FIELDS["email"], "phone": FIELDS["phone"], "crm_id": FIELDS["crmId"]}
+    ),
+    st.fixed_dictionaries({"email": st.emails()}, optional={"crmId": VALID["crmId"]}),
+    st.just("jane@example.com"),
+)
+PRODUCT_FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
+    "name": (st.text(max_size=10), texts(10)),
+    "price": (VALID_AMOUNTS, amounts),
+    "quantity": (st.integers(0, 10), amounts),
+    "returned": (st.just(0), amounts),
+    "url": (st.just("https://shop.example/p/1"), texts(5)),
+    "image_url": (st.just("https://shop.example/i/1.jpg"), identifiers),
+    "category": (st.text(max_size=10), identifiers),
+    "productAttributes": (order_attributes, attributes),
+}
+ORDER_FIELDS: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]] = {
+    "time_zone": (st.just("Europe/Warsaw"), texts(100)),
+    "websiteId": (st.integers(-(2**31), 2**31 - 1), consent_ids),
+    "status": (st.sampled_from(["paid", "Cancelled", "PLACED"]), st.sampled_from(["shipped", 1, ""])),
+    "currency": (st.sampled_from(["PLN", "eur"]), st.sampled_from(["EURO", "P1N", "zł", 978])),
+    "totalValue": (VALID_AMOUNTS, amounts),
+    "returns_value": (VALID_AMOUNTS, amounts),
+    "orderAttributes": (order_attributes, attributes),
+}
+
+
+@st.composite
+def fields_of(
+    draw: st.DrawFn, table: dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]]
+) -> Any:
+    record: dict[str, Any] = {}
+    for name in draw(st.lists(st.sampled_from(sorted(table)), unique=True, max_size=len(table))):
+        valid, edge = table[name]
+        record[name] = draw(valid if draw(MOSTLY) else edge)
+    return record
+
+
+@st.composite
+def near_valid_orders(draw: st.DrawFn) -> dict[str, Any]:
+    record: dict[str, Any] = draw(fields_of(ORDER_FIELDS))
+    valid = draw(MOSTLY)
+    record["id"] = draw(
+        st.one_of(st.text(min_size=1, max_size=10), st.integers(0, 10**12)) if valid else FIELDS["crmId"]
+    )
+    record["date"] = draw(
+        st.one_of(
+            st.datetimes(timezones=st.sampled_from([None, timezone.utc])), st.just("2025-11-03T14:05:00Z")
+        )
+        if draw(MOSTLY)
+        else FIELDS["dateOfBirth"]
+    )
+    record["customer"] = draw(
+        order_customers
+        if not draw(MOSTLY)
+        else st.fixed_dictionaries({"email": st.emails()}, optional={"crmId": VALID["crmId"]})
+    )
+    products = draw(st.lists(fields_of(PRODUCT_FIELDS), max_size=3))
+    for product in products:
+        product["id"] = draw(
+            st.one_of(st.text(min_size=1, max_size=8), st.integers(0, 99)) if draw(MOSTLY) else identifiers
+        )
+    record["products"] = products if draw(MOSTLY) else draw(st.sampled_from([tuple(products), None]))
+    for required in ("id", "date", "customer", "products"):
+        if not draw(MOSTLY):
+            del record[required]
+    return record
+
+
+@SETTINGS
+@given(record=near_valid_orders(), catalog=st.sampled_from(CATALOGS))
+def test_order_fast_path_agrees_with_the_model_on_near_valid_orders(record, catalog):
+    assert_same(record, None, catalog, event)
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(record=records(ORDER_KEYS), catalog=st.sampled_from(CATALOGS))
+def test_order_fast_path_agrees_with_the_model_on_any_input(record, catalog):
+    assert_same(record, None, catalog, event)
+
+
+ORDER = {
+    "id": 100000231,
+    "date": datetime(2025, 11, 3, 14, 5, tzinfo=timezone.utc),
+    "time_zone": "Europe/Warsaw",
+    "website_id": 7,
+    "status": "paid",
+    "currency": "pln",
+    "total_value": Decimal("259.98"),
+    "returns_value": 0,
+    "customer": {"email": "jane.doe@example.com", "crm_id": 10042},
+    "products": [
+        {
+            "id": "SKU-77",
+            "name": "Trail shoe",
+            "price": Decimal("129.99"),
+            "quantity": 2,
+            "url": "https://shop.example/p/77",
+            "image_url": "https://shop.example/i/77.jpg",
+            "product_attributes": {"points": 3},
+        }
+    ],
+    "order_attributes": {"city": "Gdańsk"},
+}
+
+
+@pytest.mark.parametrize("catalog", [None, CATALOGS[2]])
+def test_a_common_order_takes_the_fast_path(catalog):
+    fast = assert_same(ORDER, None, catalog)
+    assert fast is not None, "a common order should not need the model"
+    assert order_payload(ORDER, settings=catalog) == fast
+    assert fast["products"][0]["price"] == 129.99
+    assert fast["totalValue"] == 259.98
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {**ORDER, "products": ()},  # a tuple: the model decides
+        {**ORDER, "customer": {}},  # no identifier
+        {key: value for key, value in ORDER.items() if key != "date"},
+        {**ORDER, "currency": "zł "},
+    ],
+)
+def test_unusual_orders_are_left_to_the_model(record):
+    assert _fast_order(record, None) is None
