@@ -56,6 +56,8 @@ class Api:
 # Documented spellings of the request enums, matched case-insensitively (ASP.NET parses enums that way).
 CUSTOMER_MODES = ("Add", "Update", "AddOrUpdate")
 ORDER_MODES = ("Add", "AddOrReplace", "Replace")
+# "VisitorId": the older pages spell it so, the newest "visitorId"; the API parses enums case-insensitively
+# [INF], so the PascalCase spelling, consistent with the other values, is sent.
 MATCH_BY = ("Email", "PhoneNumber", "CrmId", "GUID", "VisitorId")
 
 # Customer lookups: the operator/sensor/hook keyword -> endpoint.
