@@ -100,18 +100,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         admin=args["admin"],
         log_requests=not args["quiet"],
     )
+    # Ctrl-C and SIGTERM stop the same way: the handler only sets the event, so no KeyboardInterrupt can
+    # land in the middle of start-up or shutdown.
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
     with emulator:
         print(
             f"ECDP emulator listening on {emulator.url} ({len(keys)} API key(s), admin API "
             f"{'on' if args['admin'] else 'off'}). Ctrl-C to stop.",
             flush=True,
         )
-        try:
-            done.wait()
-        except KeyboardInterrupt:
-            pass
+        done.wait()
     return 0
 
 
