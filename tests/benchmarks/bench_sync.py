@@ -3,6 +3,7 @@
     python tests/benchmarks/bench_sync.py            # full run: 200k rows, RSS at 200k and 1M rows
     python tests/benchmarks/bench_sync.py --small    # CI smoke run: a few thousand rows, same code paths
     python tests/benchmarks/bench_sync.py --profile  # also cProfile the operator run, top functions
+    python tests/benchmarks/bench_sync.py --repeat 3 # three interleaved throughput rounds, medians shown
 
 The emulator runs in its own process (``python -m airflow_provider_expertsender.emulator --latency-ms 20``:
 every request waits 20 ms before it is processed, like a remote API), restarted fresh for every measurement.
@@ -351,6 +352,11 @@ def import_cost_ms(module: str, repeat: int = 5) -> tuple[float, float]:
 # ---------------------------------------------------------------------------------------------------- main
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median duration (the middle one of an odd number of runs)."""
+    return sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+
+
 def rate(result: dict[str, Any]) -> float:
     return result["records"] / result["seconds"]
 
@@ -365,6 +371,9 @@ def main() -> int:
     )
     parser.add_argument("--small", action="store_true", help="CI smoke run: few rows, same code paths")
     parser.add_argument("--profile", action="store_true", help="cProfile the operator run")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="throughput rounds (interleaved); the median of each is shown"
+    )
     parser.add_argument("--skip-rss", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--skip-throughput", action="store_true", help="skip the throughput runs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -388,14 +397,24 @@ def main() -> int:
             f"Throughput: {rows:,} customers, batch {BATCH}, {CONCURRENCY} in flight, latency {LATENCY_MS} ms"
         )
         source = write_jsonl(workdir / f"customers-{rows}.jsonl", rows)
-        with emulator() as url:
-            use_connection(url)
-            operator = run_operator({"source_path": str(source)}, profile=args.profile)
-        with emulator() as url:
-            use_connection(url)
-            streaming = run_operator({"source_path": str(source), "on_invalid": "skip"})
-        with emulator() as url:
-            minimal = run_minimal_client(url, rows)
+        rounds: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+        for _ in range(args.repeat):  # interleaved, so a change in the machine's load hits every run alike
+            with emulator() as url:
+                use_connection(url)
+                fail_run = run_operator({"source_path": str(source)}, profile=args.profile)
+            with emulator() as url:
+                use_connection(url)
+                skip_run = run_operator({"source_path": str(source), "on_invalid": "skip"})
+            with emulator() as url:
+                minimal_run = run_minimal_client(url, rows)
+            rounds.append((fail_run, skip_run, minimal_run))
+            if args.repeat > 1:
+                fail_s, skip_s, minimal_s = (run["seconds"] for run in rounds[-1])
+                print(
+                    f"  round {len(rounds)}: operator {fail_s:.2f} s, on_invalid=skip {skip_s:.2f} s, "
+                    f"minimal client {minimal_s:.2f} s: {minimal_s / fail_s:.2f}x"
+                )
+        operator, streaming, minimal = (median_run([r[i] for r in rounds]) for i in range(3))
         with emulator() as url:
             single = run_one_per_request(url, sample)
         single_total = rows / rate(single)
@@ -414,7 +433,8 @@ def main() -> int:
         overlap = rate(streaming) / rate(minimal)
         print(f"  operator (skip: validation overlaps sending) / minimal client = {overlap:.2f}x")
         print(f"  operator / one per request = {vs_single:.0f}x (target >= 100x)")
-        if vs_minimal < 0.7:
+        # The target is defined for the full run: with --small, a few requests, fixed costs dominate.
+        if vs_minimal < 0.7 and not args.small:
             failures.append(f"operator at {vs_minimal:.2f}x of the minimal client")
         if vs_single < 100:
             failures.append(f"operator only {vs_single:.0f}x one-per-request")
