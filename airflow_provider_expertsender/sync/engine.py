@@ -161,7 +161,8 @@ def _named_errors(exc: ExpertSenderError, size: int) -> dict[int, str]:
 # with one read() and ``loads``: ``marshal.load(file)`` would call the file's ``readinto`` once per object
 # (tens of thousands of Python-level calls per batch on a SpooledTemporaryFile).
 _SPOOL_HEADER = struct.Struct("<cQ")
-_MARSHAL, _PICKLE, _ORIGINALS = b"M", b"P", b"O"
+# Entry kinds: marshalled payloads; the same followed by an entry of pickled originals; a pickled batch.
+_MARSHAL, _MARSHAL_AND_ORIGINALS, _PICKLE = b"M", b"O", b"P"
 
 
 def _spool_write(spool: IO[bytes], kind: bytes, blob: bytes) -> None:
@@ -182,9 +183,11 @@ def _spool_dump(batch: _Batch, spool: IO[bytes]) -> None:
     except ValueError:  # a payload value marshal does not know
         _spool_write(spool, _PICKLE, pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
         return
-    _spool_write(spool, _MARSHAL, data)
-    if batch.originals is not None:
-        _spool_write(spool, _ORIGINALS, pickle.dumps(batch.originals, protocol=pickle.HIGHEST_PROTOCOL))
+    if batch.originals is None:
+        _spool_write(spool, _MARSHAL, data)
+        return
+    _spool_write(spool, _MARSHAL_AND_ORIGINALS, data)
+    _spool_write(spool, _PICKLE, pickle.dumps(batch.originals, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _spool_load(spool: IO[bytes], with_originals: bool) -> _Batch:
@@ -192,9 +195,15 @@ def _spool_load(spool: IO[bytes], with_originals: bool) -> _Batch:
     kind, blob = _spool_read(spool)
     if kind == _PICKLE:
         batch: _Batch = pickle.loads(blob)
+        if not with_originals:
+            batch.originals = None
         return batch
     number, positions, payloads, keys = marshal.loads(blob)
-    originals = pickle.loads(_spool_read(spool)[1]) if with_originals else None
+    originals = None
+    if kind == _MARSHAL_AND_ORIGINALS:
+        pickled = _spool_read(spool)[1]
+        if with_originals:
+            originals = pickle.loads(pickled)
     return _Batch(number, positions, payloads, originals, keys)
 
 
