@@ -1,13 +1,15 @@
 """Building blocks of the models' fast paths: plain-Python checks for the common, valid case.
 
-Validating a customer through the pydantic models costs about 20 us, most of it in Python callbacks (key
-folding, before-validators) and model instances that are built only to be dumped again. A bulk load validates
-every record, so the payload functions first try a *fast path* that builds the API JSON directly from plain
-dicts, lists and strings. A fast path never decides that a record is invalid: whenever anything is unusual
-(an unknown key spelling, a value of another type, a broken rule, a lone surrogate...) it gives up and the
-pydantic model validates the record, so every error message comes from the models. On every record it
-accepts, it returns exactly what the model returns, key order included
-(``tests/models/test_fast_path.py`` checks this property on generated records).
+Validating a typical customer through the pydantic models costs about 15 us, most of it in Python callbacks
+(key folding, before-validators) and model instances that are built only to be dumped again. A bulk load
+validates every record, so the payload functions first try a *fast path* that builds the API JSON directly
+from plain dicts, lists and strings (about 7 us; ``tests/models/bench_models.py`` measures both).
+
+A fast path never decides that a record is invalid: whenever anything is unusual (an unknown key spelling, a
+value of another type, a broken rule, a lone surrogate...) it gives up and the pydantic model validates the
+record, so every error message comes from the models. On every record it accepts, it returns exactly what
+the model returns, key order included (``tests/models/test_fast_path.py`` checks this property on generated
+records).
 
 Each function here returns the value the model would produce, or raises :class:`GiveUp`.
 """
