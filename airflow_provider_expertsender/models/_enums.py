@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from airflow_provider_expertsender.endpoints import CUSTOMER_MODES, MATCH_BY, ORDER_MODES
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 
 if TYPE_CHECKING:
@@ -28,11 +29,6 @@ def _table(values: Iterable[str], aliases: Mapping[str, str] | None = None) -> d
     return table
 
 
-CUSTOMER_MODES = ("Add", "Update", "AddOrUpdate")
-ORDER_MODES = ("Add", "AddOrReplace", "Replace")
-# "VisitorId": the older pages spell it so, the newest "visitorId"; the API parses enums case-insensitively
-# [INF], so the PascalCase spelling, consistent with the other values, is sent.
-MATCH_BY = ("Email", "PhoneNumber", "CrmId", "GUID", "VisitorId")
 GENDERS = ("Male", "Female", "NotSpecified")
 CONSENT_VALUES = ("True", "False", "AwaitingConfirmation")
 ORDER_STATUSES = ("placed", "paid", "completed", "canceled")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, StringConstraints, ValidationError, ValidationInfo, field_validator
 
+from airflow_provider_expertsender.endpoints import CUSTOM_EVENT_IDENTIFIERS
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 from airflow_provider_expertsender.models import _values
 from airflow_provider_expertsender.models._base import (
@@ -132,14 +133,7 @@ class CustomEvent(PayloadModel):
 
 
 # operator keyword -> API field
-_IDENTIFIER_FIELDS = {
-    "customer_id": "customerId",
-    "email": "customerEmail",
-    "email_md5": "customerEmailMd5",
-    "email_sha256": "customerEmailSha256",
-    "phone": "customerPhone",
-    "crm_id": "customerCrmId",
-}
+_IDENTIFIER_FIELDS = CUSTOM_EVENT_IDENTIFIERS
 
 
 def custom_event_payload(
