@@ -94,11 +94,17 @@ class ExpertSenderRateLimitError(ExpertSenderError):
 
 
 class ExpertSenderServerError(ExpertSenderError):
-    """5xx after the retry budget was spent (or at once for a call that must not be repeated)."""
+    """5xx after the retry budget was spent (or at once for a call that must not be repeated).
 
-    def __init__(self, message: str, *, maybe_applied: bool = True, **kwargs: Any) -> None:
+    ``retry_after`` is the server's ``Retry-After`` hint in seconds (a 503 may carry one), else None.
+    """
+
+    def __init__(
+        self, message: str, *, maybe_applied: bool = True, retry_after: float | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.maybe_applied = maybe_applied
+        self.retry_after = retry_after
 
 
 class ExpertSenderTransportError(ExpertSenderError):

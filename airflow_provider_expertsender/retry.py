@@ -141,7 +141,8 @@ class RetryPolicy:
         """
         if retry > self.max_retries or not self.is_retryable(error, idempotent=idempotent):
             return None
-        hint = error.retry_after if isinstance(error, ExpertSenderRateLimitError) else None
+        # A 429's Retry-After, or a 5xx's (a 503 may say when to come back); else exponential backoff.
+        hint = getattr(error, "retry_after", None)
         wait = min(hint, self.retry_after_max) if hint is not None else self.backoff(retry)
         if elapsed + wait > self.max_elapsed:
             return None

@@ -175,6 +175,7 @@ def error_for_response(
         return ExpertSenderServerError(
             f"{label}: ExpertSender server error ({status}{_suffix(said)}).",
             maybe_applied=True,
+            retry_after=parse_retry_after(headers.get("Retry-After")),
             **where,
         )
     return ExpertSenderError(

@@ -289,6 +289,20 @@ def test_429_retry_after_is_capped(make_conn, emulator, waits):
     assert waits == [0.2]
 
 
+def test_503_retry_after_is_honoured_on_an_idempotent_call(hook, emulator, waits):
+    emulator.switches.fail_next(1, status=503, retry_after=0.3)
+    hook.list_consents()
+    assert waits == [0.3]  # the server's hint, not the connection's 0.01 s backoff
+
+
+def test_503_retry_after_does_not_make_a_non_idempotent_call_repeat(hook, emulator, waits):
+    emulator.switches.fail_next(1, status=503, retry_after=0.3)
+    with pytest.raises(ExpertSenderServerError) as info:
+        hook.send_custom_event(1, email="a@example.com")
+    assert info.value.retry_after == 0.3
+    assert waits == []
+
+
 def test_429_budget_spent_raises_rate_limit_with_the_hint(make_conn, emulator, waits):
     hook = make_hook(make_conn(max_retries=1), waits)
     emulator.switches.fail_next(5, status=429, retry_after=0.05)
