@@ -205,9 +205,46 @@ def not_found(call: Call, substatus: str, what: str) -> Response:
     return problem(404, substatus, f"The {what} was not found.", call.request.path)
 
 
-def _created(errors: v.Errors, items: int) -> Response:
-    body: dict[str, Any] = {"errors": errors.lines()} if errors else {"status": 0}
-    return Response(201, body, items=items)
+def _created(call: Call, errors: v.Errors, data: list[Any], identifier: str) -> Response:
+    """201 for a batch write; with ``errors`` (style errors_2xx) in the shape ``item_error_shape`` says.
+
+    :param identifier: the item member an ``identified_objects`` error names the item by.
+    """
+    if not errors:
+        return Response(201, {"status": 0}, items=len(data))
+    return Response(
+        201,
+        {"errors": _item_errors(call.switches.item_error_shape, errors, data, identifier)},
+        items=len(data),
+    )
+
+
+def _item_errors(shape: str, errors: v.Errors, data: list[Any], identifier: str) -> Any:
+    """The ``errors`` member of a 2xx in one of the shapes the real API might use ([UNK])."""
+    if shape == "model_state":
+        return errors.by_key
+    if shape == "indexed_strings":
+        return errors.lines()
+    found: list[Any] = []
+    for key, messages in errors.by_key.items():
+        index = int(key[5 : key.index("]")]) if key.startswith("data[") and "]" in key else None
+        item = data[index] if index is not None and index < len(data) else None
+        for message in messages:
+            if shape == "indexed_objects" and index is not None:
+                found.append({"index": index, "message": message})
+            elif shape == "identified_objects" and _member(item, identifier) is not None:
+                name = "orderId" if identifier == "id" else identifier
+                found.append({name: _member(item, identifier), "message": message})
+            else:
+                found.append(message)
+    return found
+
+
+def _member(item: Any, name: str) -> Any:
+    """``item[name]`` matched without case (the API's members are case-insensitive), else None."""
+    if not isinstance(item, dict):
+        return None
+    return next((value for key, value in item.items() if str(key).lower() == name.lower()), None)
 
 
 def _batch_limit(call: Call, data: list[Any], substatus: str) -> Response | None:
@@ -281,7 +318,7 @@ def post_customers(call: Call) -> Response:
             old = unit.latest_customer(customer_id) if customer_id is not None else None
             unit.write_customer(customer_id, merge_customer(old, item), call.visible_at)
             unit.count("customers_updated" if old else "customers_created")
-    return _created(errors, len(data))
+    return _created(call, errors, data, ident)
 
 
 def merge_customer(old: dict[str, Any] | None, item: dict[str, Any]) -> dict[str, Any]:
@@ -424,7 +461,7 @@ def post_orders(call: Call) -> Response:
             # [UNK] whether a replace revives a deleted order: here it does (a full new payload).
             unit.write_order(key, {**item, "isDeleted": False}, call.visible_at)
             unit.count("orders_replaced" if replaced else "orders_created")
-    return _created(errors, len(data))
+    return _created(call, errors, data, "id")
 
 
 def get_order(call: Call) -> Response:

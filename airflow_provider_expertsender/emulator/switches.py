@@ -16,6 +16,13 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 ITEM_ERROR_STYLES = ("reject_batch", "errors_2xx")
+ITEM_ERROR_SHAPES = (
+    "indexed_strings",
+    "model_state",
+    "indexed_objects",
+    "identified_objects",
+    "unattributed",
+)
 NOT_FOUND_STYLES = ("404", "200_null")
 ORDER_GET_PATHS = ("id", "bare")
 EVENT_UNKNOWN_CUSTOMER = ("accept", "400", "404")
@@ -70,6 +77,15 @@ class Switches:
         'the valid items are applied and the answer is 201 {"errors": ["data[3].email: ..."]}.',
         "partial failure reporting (ecdp-api.md 1.3, 8, 13.2)",
         ITEM_ERROR_STYLES,
+    )
+    item_error_shape: str = _switch(
+        "indexed_strings",
+        "Shape of the errors member of an errors_2xx answer: indexed_strings ['data[3].email: ...'], "
+        "model_state {'data[3].email': ['...']}, indexed_objects [{'index': 3, 'message': '...'}], "
+        "identified_objects [{'email': 'c3@example.com', 'message': '...'}] (orders: orderId), or "
+        "unattributed ['...'] (naming no item).",
+        "per-item error shape in a 2xx (ecdp-api.md 1.3, 8, 13.2)",
+        ITEM_ERROR_SHAPES,
     )
     not_found_style: str = _switch(
         "404",
@@ -380,6 +396,7 @@ _VALIDATORS: dict[str, Any] = {
     "max_batch_size": _positive_int_or_none,
     "batch_limit_status": _choice,
     "item_error_style": _choice,
+    "item_error_shape": _choice,
     "not_found_style": _choice,
     "order_get_paths": lambda n, v: _names(n, v, ORDER_GET_PATHS),
     "accept_cancelled": _flag,

@@ -5,7 +5,9 @@ Every guess about the shape of ECDP responses ([UNK] in the project's API refere
 * success bodies: the ``{"status": 0, "data": ...}`` envelope, a bare object, or no body at all (201/204);
 * not found: a 404, or a 200 whose ``data`` is null;
 * per-item failures of a batch: a 2xx body with an ``errors`` member, either a list of strings
-  (``"data[3].email: ..."``), a ``{field: [messages]}`` map or a list of objects;
+  (``"data[3].email: ..."``), a ``{field: [messages]}`` map or a list of objects naming the item by ``index``
+  or by an identifier (``{"email": "c3@example.com", "message": "blocked"}``); an error naming no item makes
+  the outcome of every record of the request unknown (:attr:`WriteResult.in_doubt`);
 * errors: RFC 7807 problem details (``title``, ``detail``, ``substatus``, ``errors``), or anything else (an
   HTML 502 page from a proxy, an empty body): the status alone then decides the exception.
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,16 +43,37 @@ _ITEM_INDEX = re.compile(r"(?<![A-Za-z0-9_])data\[(\d+)\]", re.IGNORECASE)
 _MAX_FIELDS_IN_MESSAGE = 10
 
 
+# Keys by which an item error object may name the record instead of its index ([UNK]), folded (lower case,
+# no underscores) -> the field of the API's record that holds that identifier.
+_IDENTIFIER_KEYS = {
+    "email": "email",
+    "phone": "phone",
+    "phonenumber": "phone",
+    "crmid": "crmId",
+    "visitorid": "visitorId",
+    "guid": "guid",
+    "orderid": "id",
+    # An order's id; in a customer batch it would be the platform's own customer id, which the request does
+    # not carry: it then matches no record, and the error stays unattributed.
+    "id": "id",
+}
+
+
 @dataclass(frozen=True)
 class ItemError:
     """One per-item failure reported by the API inside a successful batch response.
 
-    :param index: the item's position inside the batch when the message names it (``data[3]...``), else None.
+    :param index: the item's position inside the batch when the error names it (``data[3]...``, an ``index``
+        member, or an identifier that one record of the batch carries), else None: the error cannot be tied
+        to a record.
     :param message: the API's message for it (may name a field; may echo a value of the record).
+    :param identifier: ``(field, value)`` when the server named the record by an identifier
+        (``("email", "c3@example.com")``) rather than by its position.
     """
 
     index: int | None
     message: str
+    identifier: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,9 +95,20 @@ class WriteResult:
         return frozenset(e.index for e in self.item_errors if e.index is not None)
 
     @property
+    def unattributed(self) -> tuple[ItemError, ...]:
+        """Item errors that name no record of the batch (no position, no identifier the batch carries)."""
+        return tuple(e for e in self.item_errors if e.index is None)
+
+    @property
+    def in_doubt(self) -> int:
+        """Records whose outcome is unknown: when an error names no record, any record not named otherwise
+        may be the one that failed, so none of them is counted as landed."""
+        return self.sent - len(self.rejected_indexes) if self.unattributed else 0
+
+    @property
     def accepted(self) -> int:
-        """Records not named by an item error (unindexed errors are reported, not counted)."""
-        return self.sent - len(self.rejected_indexes)
+        """Records known to have landed: not named by an item error, and no error left unattributed."""
+        return self.sent - len(self.rejected_indexes) - self.in_doubt
 
 
 @dataclass(frozen=True)
@@ -238,21 +272,34 @@ def unwrap_optional(body: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def write_result(status: int, body: Any, sent: int) -> WriteResult:
-    """Turn a 2xx answer to a batch write into a :class:`WriteResult` (per-item errors parsed)."""
+def write_result(status: int, body: Any, sent: int, records: Sequence[Any] | None = None) -> WriteResult:
+    """Turn a 2xx answer to a batch write into a :class:`WriteResult` (per-item errors parsed).
+
+    :param records: the records of the request, to tie errors that name a record by identifier to it.
+    """
     errors = body.get("errors") if isinstance(body, Mapping) else None
-    return WriteResult(status=status, sent=sent, item_errors=parse_item_errors(errors, sent))
+    return WriteResult(status=status, sent=sent, item_errors=parse_item_errors(errors, sent, records))
 
 
-def parse_item_errors(errors: Any, sent: int | None = None) -> tuple[ItemError, ...]:
-    """Per-item errors in any of the shapes the API might use ([UNK]), positions parsed where named.
+def parse_item_errors(
+    errors: Any, sent: int | None = None, records: Sequence[Any] | None = None
+) -> tuple[ItemError, ...]:
+    """Per-item errors in any of the shapes the API might use ([UNK]), tied to records where they name one.
 
-    :param errors: a list of strings, a ``{field: message or [messages]}`` map, or a list of objects
-        with an ``index`` and a ``message``/``error``/``detail`` member.
+    An error names a record by position (``data[3]...`` in a string or a key, an ``index`` member) or, in an
+    object, by an identifier member (``email``, ``phone``, ``crmId``, ``visitorId``, ``guid``, ``orderId``;
+    ``id`` in an order batch): it is then tied to every record of ``records`` carrying that value (e-mails
+    compared without case). An error tied to no record has ``index=None``.
+
+    :param errors: a list of strings, a ``{field: message or [messages]}`` map, a list of objects, or one
+        string.
     :param sent: batch size; an index outside ``range(sent)`` is kept in the message but not trusted.
+    :param records: the records of the request (API spelling), to resolve identifiers.
     """
     if not errors:
         return ()
+    if sent is None and records is not None:
+        sent = len(records)
     found: list[ItemError] = []
     if isinstance(errors, Mapping):
         for key, messages in errors.items():
@@ -261,13 +308,7 @@ def parse_item_errors(errors: Any, sent: int | None = None) -> tuple[ItemError, 
     elif isinstance(errors, list):
         for item in errors:
             if isinstance(item, Mapping):
-                message = next(
-                    (_text(item[k]) for k in ("message", "error", "detail") if item.get(k)), None
-                ) or json.dumps(item, sort_keys=True, default=str)
-                index = item.get("index")
-                if isinstance(index, bool) or not isinstance(index, int) or not _in_range(index, sent):
-                    index = _index_in(message, sent)
-                found.append(ItemError(index, message))
+                found.extend(_object_errors(item, sent, records))
             else:
                 message = _text(item) or ""
                 found.append(ItemError(_index_in(message, sent), message))
@@ -275,6 +316,48 @@ def parse_item_errors(errors: Any, sent: int | None = None) -> tuple[ItemError, 
         message = _text(errors) or ""
         found.append(ItemError(_index_in(message, sent), message))
     return tuple(found)
+
+
+def _object_errors(
+    item: Mapping[Any, Any], sent: int | None, records: Sequence[Any] | None
+) -> list[ItemError]:
+    """The error(s) of one error object: by ``index``, by a ``data[i]`` in its message, or by identifier."""
+    message = next(
+        (_text(item[k]) for k in ("message", "error", "detail") if item.get(k)), None
+    ) or json.dumps(item, sort_keys=True, default=str)
+    index = item.get("index")
+    if isinstance(index, bool) or not isinstance(index, int) or not _in_range(index, sent):
+        index = _index_in(message, sent)
+    identifier = _identifier_of(item)
+    if index is not None or identifier is None:
+        return [ItemError(index, message, identifier)]
+    field, value = identifier
+    matches = [i for i, record in enumerate(records or ()) if _carries(record, field, value)]
+    if not matches:
+        return [ItemError(None, message, identifier)]
+    return [ItemError(i, message, identifier) for i in matches]
+
+
+def _identifier_of(item: Mapping[Any, Any]) -> tuple[str, str] | None:
+    """``(record field, value)`` of the first identifier member of an error object, else None."""
+    for key, value in item.items():
+        if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, (str, int)):
+            continue
+        field = _IDENTIFIER_KEYS.get(key.replace("_", "").lower())
+        if field is not None and str(value).strip():
+            return field, str(value)
+    return None
+
+
+def _carries(record: Any, field: str, value: str) -> bool:
+    if not isinstance(record, Mapping):
+        return False
+    mine = record.get(field)
+    if mine is None or isinstance(mine, bool):
+        return False
+    if field == "email":
+        return str(mine).strip().lower() == value.strip().lower()
+    return str(mine).strip() == value.strip()
 
 
 def urlhost(url: str | None) -> str:

@@ -424,7 +424,7 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
 
     def _write(self, endpoint: Endpoint, body: Mapping[str, Any], sent: int, idempotent: bool) -> WriteResult:
         answer = self._call(endpoint, body=body, idempotent=idempotent, items=sent)
-        result = write_result(answer.status, answer.body, sent)
+        result = write_result(answer.status, answer.body, sent, body.get("data"))
         if result.item_errors:
             self.log.info(
                 "ExpertSender %s: %s of %s items reported as failed",

@@ -110,6 +110,8 @@ class _Outcome:
     requests: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (offset in the batch, reason)
     unattributed: list[str] = field(default_factory=list)
+    # Answered 2xx, but an error named no record: any of these may be the one that failed (offset, reason).
+    in_doubt: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _reason_of(exc: ExpertSenderError) -> str:
@@ -137,7 +139,7 @@ def _reason_of(exc: ExpertSenderError) -> str:
     return "; ".join(parts)
 
 
-def _named_errors(exc: ExpertSenderError, size: int) -> dict[int, str]:
+def _named_errors(exc: ExpertSenderError, payloads: list[dict[str, Any]]) -> dict[int, str]:
     """Records of a refused batch that the error names, as ``{index in the batch: message}``.
 
     How the API names items in a 400 is undocumented; the hook's response module owns that guess
@@ -149,7 +151,7 @@ def _named_errors(exc: ExpertSenderError, size: int) -> dict[int, str]:
     from airflow_provider_expertsender.hooks._responses import parse_item_errors
 
     named: dict[int, str] = {}
-    for item in parse_item_errors(errors, size):
+    for item in parse_item_errors(errors, len(payloads), payloads):
         if item.index is not None:
             named[item.index] = (
                 f"{named[item.index]}; {item.message}" if item.index in named else item.message
@@ -416,15 +418,16 @@ class _Engine:
         """Send the records at ``offsets``; return whether all of them landed without an item error."""
         outcome.requests += 1
         try:
-            result = self._send([batch.payloads[i] for i in offsets])
+            payloads = [batch.payloads[i] for i in offsets]
+            result = self._send(payloads)
         except ExpertSenderError as exc:
             if not _is_batch_refusal(exc):
                 raise
             if len(offsets) == 1:
-                named = _named_errors(exc, 1)
+                named = _named_errors(exc, payloads)
                 outcome.rejected.append((offsets[0], named.get(0) or _reason_of(exc)))
                 return False
-            named = {} if exc.status == 413 else _named_errors(exc, len(offsets))
+            named = {} if exc.status == 413 else _named_errors(exc, payloads)
             if named:
                 for index, message in named.items():
                     outcome.rejected.append((offsets[index], message))
@@ -440,6 +443,7 @@ class _Engine:
             return False
         sent = len(offsets)
         failed: dict[int, str] = {}
+        unattributed = len(outcome.unattributed)
         for item in result.item_errors:
             if item.index is not None and 0 <= item.index < sent:
                 failed[item.index] = (
@@ -448,8 +452,15 @@ class _Engine:
             else:
                 outcome.unattributed.append(item.message)
         outcome.sent += sent
-        outcome.accepted += sent - len(failed)
         outcome.rejected.extend((offsets[index], message) for index, message in failed.items())
+        if len(outcome.unattributed) > unattributed:
+            # An error the server tied to no record: any record it did not name may be the one that failed.
+            reason = "the API answered with errors naming no record: " + "; ".join(
+                outcome.unattributed[unattributed:]
+            )
+            outcome.in_doubt.extend((offsets[i], reason) for i in range(sent) if i not in failed)
+            return False
+        outcome.accepted += sent - len(failed)
         return not failed
 
     def _learn_limit(self, refused: int, accepted: int, exc: ExpertSenderError) -> None:
@@ -586,12 +597,33 @@ class _Engine:
             self.unattributed += 1
             if self.unattributed <= LOGGED_REJECTIONS:
                 self.log.warning("The API reported an error it did not tie to a record: %s", message)
+        if outcome.in_doubt:
+            self.in_doubt += len(outcome.in_doubt)
+            positions = [batch.positions[offset] for offset, _ in outcome.in_doubt]
+            for offset, reason in outcome.in_doubt:
+                payload = batch.payloads[offset]
+                self.dead_letters.write(
+                    position=batch.positions[offset],
+                    identifier=self._identifier(self.kind, payload),
+                    stage="in_doubt",
+                    reason=reason,
+                    record=batch.originals[offset] if batch.originals is not None else payload,
+                )
+            self.log.error(
+                "%d %s record(s) of batch %d (#%d-#%d) are in doubt: the API answered with an error that "
+                "names no record, so any of them may have failed. They are not counted as accepted.",
+                len(positions),
+                self.kind,
+                batch.number,
+                min(positions),
+                max(positions),
+            )
 
     def _systematic(self) -> bool:
         """Stop early: the first batches were refused whole and the rejection limit is exceeded already."""
         if self.fully_refused_batches < SYSTEMATIC_BATCHES:
             return False
-        not_landed = self.progress.rejected + self.progress.invalid
+        not_landed = self.progress.rejected + self.progress.invalid + self.in_doubt
         if not exceeds(not_landed, self.max_rejected, self.progress.read):
             return False
         self.log.error(
@@ -626,6 +658,8 @@ class _Engine:
         )
         if self.unattributed:
             summary["unattributed_errors"] = self.unattributed
+        if self.in_doubt:
+            summary["in_doubt"] = self.in_doubt
         if self._limit is not None:
             summary["learned_batch_limit"] = self._limit
         if self.stopped_early:
@@ -737,7 +771,7 @@ def run_write(
     summary = engine.summary()
     progress.log_line()
     out.info("Summary: %s", summary)
-    not_landed = progress.invalid + progress.rejected
+    not_landed = progress.invalid + progress.rejected + engine.in_doubt
     if engine.stopped_early:
         raise ExpertSenderRejectedRecordsError(
             f"The API refused every record of the first {SYSTEMATIC_BATCHES} batches ({progress.rejected} "
@@ -755,7 +789,9 @@ def run_write(
         )
         raise ExpertSenderRejectedRecordsError(
             f"{not_landed} of {progress.read} {resource} record(s) did not land ({progress.invalid} invalid, "
-            f"{progress.rejected} rejected by the API), more than max_rejected={describe_limit(limit)}. "
+            f"{progress.rejected} rejected by the API"
+            f"{f', {engine.in_doubt} in doubt' if engine.in_doubt else ''}), more than "
+            f"max_rejected={describe_limit(limit)}. "
             f"Every valid record was sent ({progress.accepted} accepted). The reasons are in the task log "
             f"lines starting with 'Invalid' or 'Rejected by the API' (identifiers only){where}.",
             summary=summary,

@@ -185,8 +185,10 @@ def test_write_result_counts_distinct_indexed_errors():
     body = {"status": 0, "errors": ["data[1].email: a", "data[1].phone: b", "data[3]: c", "overall"]}
     result = write_result(201, body, 5)
     assert result.rejected_indexes == {1, 3}
-    assert result.accepted == 3
+    # "overall" names no record: any of the other 3 may have failed, none counts as accepted
+    assert (result.accepted, result.in_doubt) == (0, 3)
     assert len(result.item_errors) == 4
+    assert write_result(201, {"errors": ["data[1].email: a"]}, 5).accepted == 4
     assert write_result(201, None, 5) == WriteResult(status=201, sent=5)
     assert write_result(201, None, 5).accepted == 5
 

@@ -500,9 +500,10 @@ class _UnattributedErrorsHook:
         return WriteResult(status=201, sent=len(records), item_errors=(ItemError(None, "something failed"),))
 
 
-def test_errors_naming_no_record_are_reported_not_counted(caplog):
+def test_errors_naming_no_record_are_reported_and_leave_the_records_in_doubt(caplog):
     with caplog.at_level(logging.WARNING):
-        summary = write(_UnattributedErrorsHook(), records=[customer(i) for i in range(25)])
+        summary = write(_UnattributedErrorsHook(), records=[customer(i) for i in range(25)], max_rejected=25)
 
-    assert (summary["accepted"], summary["rejected"], summary["unattributed_errors"]) == (25, 0, 3)
+    assert (summary["accepted"], summary["rejected"], summary["unattributed_errors"]) == (0, 0, 3)
+    assert summary["in_doubt"] == 25
     assert "did not tie to a record: something failed" in caplog.text
