@@ -1,6 +1,10 @@
 """Customers: upsert from a list and from an upstream task's XCom, wait for a customer, look one up.
 
 ``mode="AddOrUpdate"`` creates missing customers and updates existing ones, so re-running the DAG is safe.
+ExpertSender processes writes asynchronously: a customer just upserted may not be readable for a while. The
+sensor waits for it (deferred: in the triggerer, holding no worker slot) instead of assuming it is there;
+``make e2e`` runs the emulator with a 20 s visibility delay, so on its Celery deployment the sensor goes
+through ``deferred`` before it succeeds.
 Against a real business unit this DAG writes the customers below into it (use attribute names and consent ids
 of your own: the ones here match the emulator's settings); ``make demo`` runs it against the local emulator.
 """
@@ -66,7 +70,7 @@ def example_expertsender_customers():
     # [END howto_operator_upsert_customers]
 
     # [START howto_operator_upsert_customers_from_xcom]
-    @task
+    @task(show_return_value_in_logs=False)  # the records are personal data: keep them out of the task log
     def new_signups() -> list[dict[str, Any]]:
         """Stands for any upstream step: an API call, a query, a file drop."""
         return [

@@ -66,6 +66,7 @@ def example_expertsender_orders():
         deferrable=True,
         poke_interval=30,
         timeout=60 * 60,
+        do_xcom_push=False,  # the order names its customer: keep it out of XCom and the trigger event
     )
     # [END howto_sensor_order]
 

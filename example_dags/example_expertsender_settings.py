@@ -56,7 +56,7 @@ def example_expertsender_settings():
     # [END howto_operator_list_settings]
 
     # [START howto_settings_feed_validation]
-    @task
+    @task(show_return_value_in_logs=False)  # customer records: not in the task log
     def map_crm_export(customer_attributes: list[dict], consents: list[dict]) -> list[dict[str, Any]]:
         """CRM rows -> customer records, keeping only attributes and consents the business unit knows."""
         known_attributes = {a["name"] for a in customer_attributes}

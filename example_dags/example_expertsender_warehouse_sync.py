@@ -5,7 +5,7 @@
   landing folder (a local path or an object-storage URI such as ``s3://aws_default@bucket/landing``).
 * Every write task runs in the Airflow pool ``expertsender_api``: its slots, times each task's
   ``max_concurrency``, bound the requests in flight against the business unit, however many tasks are mapped.
-  Create it once: ``airflow pools set expertsender_api 4 "ExpertSender API requests"``.
+  Without the pool the write tasks never start (Airflow queues a task only in a pool that exists).
 * Invalid records do not stop the sync: they are skipped, written with the reason to a dead-letter file per
   task, and the task fails only when more than 10 % of its records did not land.
 * Customers are written before orders, so the orders' customers exist.
@@ -13,6 +13,16 @@
 Flat rows are mapped automatically: ``attr_<name>`` columns become custom attributes, ``customer_<field>``
 the order's customer, and ``product_<field>`` one product line per row (rows sorted by order id). Against a
 real business unit this DAG writes every customer and order it reads.
+
+On a fresh deployment (what ``make e2e`` runs, on a CeleryExecutor deployment):
+
+1. ``airflow pools set expertsender_api 4 "ExpertSender API requests"``
+2. ``python expertsender_sample_data.py`` (next to this file) writes a sample warehouse and landing folder to
+   ``/tmp/expertsender-example``, where this DAG's parameters point by default (on the workers' machine);
+3. ``airflow connections add expertsender_example_warehouse --conn-type sqlite --conn-host
+   /tmp/expertsender-example/warehouse.db``
+4. trigger the DAG: no run configuration needed. For your own data, pass ``warehouse_conn_id``,
+   ``landing_path`` and ``dead_letter_path`` in the run configuration (or change the defaults below).
 """
 
 from __future__ import annotations
@@ -47,9 +57,10 @@ DEAD_LETTERS = "{{ params.dead_letter_path }}/{{ run_id }}"
     doc_md=__doc__,
     # Run-time settings, overridable per run (trigger form, `airflow dags test --conf`).
     params={
-        "warehouse_conn_id": "warehouse",  # the Airflow SQL connection to read
-        "landing_path": "/data/landing/expertsender",  # holds customers/*.csv and orders/*.jsonl; path or URI
-        "dead_letter_path": "/data/dead-letters/expertsender",  # receives the records that did not land
+        # The defaults are where expertsender_sample_data.py puts the sample data.
+        "warehouse_conn_id": "expertsender_example_warehouse",  # the Airflow SQL connection to read
+        "landing_path": "/tmp/expertsender-example/landing",  # customers/*.csv, orders/*.jsonl; path or URI
+        "dead_letter_path": "/tmp/expertsender-example/dead-letters",  # records that did not land
     },
 )
 def example_expertsender_warehouse_sync():
