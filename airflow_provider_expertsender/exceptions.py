@@ -127,6 +127,15 @@ class ExpertSenderSourceError(ExpertSenderError):
     """
 
 
+class ExpertSenderStateError(ExpertSenderError):
+    """The incremental-sync state (``state_path``) cannot be used: another run holds it, it was written for
+    another resource, key or connection, or by a newer version of the provider, or it is not a state file.
+
+    Nothing was sent. The message says which case it is and what to do (wait for the other run, use another
+    ``state_path``, or rebuild the state with ``full_refresh=True``).
+    """
+
+
 class ExpertSenderResponseError(ExpertSenderError):
     """A response the provider cannot interpret (2xx with a body that is not the documented JSON shape)."""
 

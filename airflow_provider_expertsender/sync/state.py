@@ -1,0 +1,532 @@
+"""Incremental sync: which records the API confirmed, as hashes in a SQLite file, and the diff against it.
+
+A record is identified by its *key* (the ``match_by`` identifier of a customer, ``websiteId`` + ``id`` of an
+order) and described by the *hash of its canonical API payload* (the payload after mapping and validation,
+with the lists whose order means nothing sorted). The state maps key hash -> payload hash for every record
+the API confirmed. A run then sends only the records whose key is not in the state (``new``) or whose
+payload hash differs (``changed``); the others are counted (``unchanged``) and not sent.
+
+Correctness rules, and where each is enforced:
+
+* a key enters the state only when the API accepted its record (:meth:`IncrementalSync.confirmed`, called per
+  batch by the engine after the response): invalid records, records the API refused and batches in doubt or
+  never sent are not confirmed;
+* before a batch is sent, the keys it carries are removed from the state (:meth:`IncrementalSync.sending`,
+  committed with ``synchronous=FULL``): if the process dies while the request is in flight, those records are
+  ``new`` next run and sent again, even if their data went back to what the state held;
+* every commit is a SQLite transaction, so a run that dies midway leaves exactly what was confirmed;
+* a key that occurs twice in one input is compared with its previous occurrence, so the last row still wins.
+
+Scale: the state is a SQLite table of two 64-bit integers per key; the run's keys go to a temporary table on
+disk (for ``missing_from_input``), and records are looked up 1,024 at a time, so memory does not grow with the
+input. A second table caches the hash of each *input record as mapped* (before validation) with the key and
+payload hash it produced: a record whose exact input was seen before and whose payload hash is still the
+confirmed one is ``unchanged`` without being validated again. The cache is only a shortcut: an entry counts
+only while the state still holds the same payload hash for its key, and it is keyed by the provider's version,
+the resource and the key name, so new validation rules never reuse old results. Without a settings catalog
+only (``validate_against_settings`` makes the payload depend on the business unit's settings).
+
+Keys and payloads are never stored: hashes are 64-bit keyed BLAKE2b digests with a random salt per state
+file (see ``docs/personal-data.md``). Where the file lives, and who may use it at a time, is
+:mod:`~airflow_provider_expertsender.sync.statefile`'s business.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import os
+import pickle
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from airflow_provider_expertsender.exceptions import ExpertSenderStateError
+
+#: The state file's format; a file written with a higher number is refused (written by a newer provider).
+FORMAT_VERSION = 1
+#: SQLite ``application_id`` of a state file ("ESST"), so another SQLite database is not taken for one.
+APPLICATION_ID = 0x45535354
+#: Records looked up together (one query each for the input cache and the state).
+CHUNK = 1024
+
+# Lists of the payloads whose items are unique by a field and whose order carries no meaning (the models
+# reject duplicate attribute names and consent ids): sorted before hashing, so a column order does not matter.
+_UNORDERED_LISTS = {
+    "customAttributes": "name",
+    "orderAttributes": "name",
+    "productAttributes": "name",
+}
+
+_SCHEMA = (
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE confirmed (k INTEGER PRIMARY KEY, h INTEGER NOT NULL)",
+    "CREATE TABLE inputs (r INTEGER PRIMARY KEY, k INTEGER NOT NULL, h INTEGER NOT NULL)",
+)
+
+
+# ------------------------------------------------------------------------------------------ canonical form
+
+
+def _sorted_items(items: Any, field: str) -> Any:
+    if type(items) is list and len(items) > 1:
+        return sorted(items, key=lambda item: str(item.get(field)) if isinstance(item, Mapping) else "")
+    return items
+
+
+def canonical(payload: Mapping[str, Any]) -> Any:
+    """``payload`` with its order-free lists sorted (attributes by name, consents by id), as a new dict
+    where something moved; other values are returned as they are.
+
+    The key order of the payload's objects needs no work: the models build every payload in their field
+    order, whatever the input's order (``models/_fast.py`` holds its fast path to that), and number formats
+    are normalised by validation (``2``, ``2.0``, ``"2"`` and ``Decimal("2.00")`` all become ``2``).
+    """
+    out: dict[str, Any] | None = None
+    for name, field in _UNORDERED_LISTS.items():
+        items = payload.get(name)
+        ordered = _sorted_items(items, field)
+        if ordered is not items:
+            out = out if out is not None else dict(payload)
+            out[name] = ordered
+    consents = payload.get("consentsData")
+    if isinstance(consents, Mapping):
+        items = consents.get("consents")
+        ordered = _sorted_items(items, "id")
+        if ordered is not items:
+            out = out if out is not None else dict(payload)
+            out["consentsData"] = {**consents, "consents": ordered}
+    products = payload.get("products")
+    if type(products) is list:
+        lines = [canonical(p) if isinstance(p, Mapping) else p for p in products]
+        if any(a is not b for a, b in zip(lines, products, strict=False)):
+            out = out if out is not None else dict(payload)
+            out["products"] = lines
+    return payload if out is None else out
+
+
+class Digests:
+    """The keyed 64-bit hashes of a state file (BLAKE2b, keyed with the file's random salt).
+
+    :param salt: the state's salt (16 random bytes, created with the file).
+    :param context: what the input cache's hashes depend on besides the record (provider version, resource,
+        key name), so a change of any of them is a cache miss, never a stale hit.
+    """
+
+    def __init__(self, salt: bytes, context: str = "") -> None:
+        self._salt = salt
+        self._context = context.encode()
+
+    def _int(self, data: bytes) -> int:
+        return int.from_bytes(
+            hashlib.blake2b(data, digest_size=8, key=self._salt).digest(), "little", signed=True
+        )
+
+    def key(self, key: Any) -> int:
+        """The hash of a record key (a string, or a tuple such as ``(websiteId, id)``)."""
+        return self._int(marshal.dumps(key, 0))
+
+    def payload(self, payload: Mapping[str, Any]) -> int:
+        """The hash of a validated API payload in its canonical form.
+
+        :func:`marshal.dumps` (format 0: no references, no interning marks) of the canonical payload: the
+        payload holds JSON types only, and the same values always give the same bytes.
+        """
+        value = canonical(payload)
+        try:
+            data = marshal.dumps(value, 0)
+        except ValueError:  # a value marshal does not know (not produced by the models): its JSON text
+            data = json.dumps(value, sort_keys=True, default=str).encode()
+        return self._int(data)
+
+    def raw(self, record: Any) -> int | None:
+        """The hash of an input record as mapped (before validation), for the input cache; ``None`` when the
+        record cannot be hashed reproducibly (the record is then validated, as without the cache)."""
+        try:
+            data = marshal.dumps(record, 0)
+        except ValueError:  # dates, decimals... of SQL rows: pickle knows them
+            try:
+                data = pickle.dumps(record, protocol=5)
+            except Exception:
+                return None
+        return self._int(self._context + data)
+
+
+# ------------------------------------------------------------------------------------------------ the store
+
+
+def _ints(values: Iterable[int]) -> str:
+    """A JSON array of integers: one bound parameter for ``json_each`` instead of one per value."""
+    return "[" + ",".join(map(str, values)) + "]"
+
+
+class StateStore:
+    """The SQLite state file at a local path (schema, version, identity, lookups and writes).
+
+    :param path: local path of the file (created when missing).
+    :param identity: what the state was built for (``resource``, ``key``, ``target``): opening it for
+        something else fails, unless ``rebuild``.
+    :param rebuild: forget every confirmed record (``full_refresh``) and adopt ``identity``.
+    :param read_only: change nothing in the file (dry runs).
+    """
+
+    def __init__(
+        self, path: str, *, identity: Mapping[str, str], rebuild: bool = False, read_only: bool = False
+    ) -> None:
+        self.path = path
+        self.read_only = read_only
+        # A dry run on a state that does not exist yet reads an empty one (and creates no file).
+        exists = os.path.exists(path) and os.path.getsize(path) > 0
+        try:
+            self.db = sqlite3.connect(
+                path if exists or not read_only else ":memory:", isolation_level=None, check_same_thread=False
+            )
+            self._open(identity, rebuild)
+        except sqlite3.DatabaseError as err:
+            raise ExpertSenderStateError(
+                f"{path} is not a readable sync state ({err}). Point state_path at another file, or delete "
+                "this one to start a new state (every record is then sent once)."
+            ) from err
+
+    def _open(self, identity: Mapping[str, str], rebuild: bool) -> None:
+        db = self.db
+        db.execute("PRAGMA busy_timeout = 10000")
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables and application_id != APPLICATION_ID:
+            raise ExpertSenderStateError(
+                f"{self.path} is an SQLite database but not a sync state of this provider. Point state_path "
+                "at a file of its own."
+            )
+        if version > FORMAT_VERSION:
+            raise ExpertSenderStateError(
+                f"{self.path} was written by a newer version of airflow-provider-expertsender (state format "
+                f"{version}; this version reads up to {FORMAT_VERSION}). Upgrade the provider on this "
+                "worker, or use another state_path."
+            )
+        if not self.read_only:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA cache_size = -16384")  # 16 MB of pages
+        db.execute("CREATE TEMP TABLE seen (k INTEGER PRIMARY KEY, h INTEGER NOT NULL)")
+        if not tables:
+            db.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA:
+                db.execute(statement)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+            self._write_meta(
+                {"salt": secrets.token_hex(16), "created": _now(), "format": str(FORMAT_VERSION), **identity}
+            )
+            db.execute("COMMIT")
+        self.meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+        different = {
+            name: (self.meta.get(name), value)
+            for name, value in identity.items()
+            if self.meta.get(name) != value
+        }
+        if different and not rebuild:
+            told = ", ".join(f"{n} {old!r} (now {new!r})" for n, (old, new) in different.items())
+            raise ExpertSenderStateError(
+                f"The sync state {self.path} was built for {told}. A state describes what one connection "
+                "holds for one resource and key: use another state_path for this task, or full_refresh=True "
+                "to rebuild this state (every record is sent once)."
+            )
+        if rebuild and not self.read_only:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM confirmed")
+            db.execute("DELETE FROM inputs")
+            self._write_meta({**identity, "rebuilt": _now()})
+            db.execute("COMMIT")
+            self.meta.update(identity)
+
+    def _write_meta(self, values: Mapping[str, str]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", sorted(values.items()))
+
+    @property
+    def salt(self) -> bytes:
+        return bytes.fromhex(self.meta["salt"])
+
+    # ------------------------------------------------------------------------------------------- lookups
+
+    def cached(self, raws: Sequence[int]) -> list[tuple[int, int, int, int | None]]:
+        """Input-cache hits among ``raws``: ``(index in raws, key hash, payload hash, hash seen earlier in
+        this run or None)``, only where the state still holds that payload hash for that key."""
+        return self.db.execute(
+            "SELECT j.key, i.k, i.h, s.h FROM json_each(?) AS j "
+            "JOIN inputs AS i ON i.r = j.value "
+            "JOIN confirmed AS c ON c.k = i.k AND c.h = i.h "
+            "LEFT JOIN seen AS s ON s.k = i.k",
+            (_ints(raws),),
+        ).fetchall()
+
+    def lookup(self, keys: Sequence[int]) -> list[tuple[int, int | None, int | None]]:
+        """For each of ``keys``: ``(index, confirmed payload hash or None, hash seen earlier in this run or
+        None)``."""
+        return self.db.execute(
+            "SELECT j.key, c.h, s.h FROM json_each(?) AS j "
+            "LEFT JOIN confirmed AS c ON c.k = j.value "
+            "LEFT JOIN seen AS s ON s.k = j.value",
+            (_ints(keys),),
+        ).fetchall()
+
+    # -------------------------------------------------------------------------------------------- writes
+
+    def see(self, pairs: Iterable[tuple[int, int]], inputs: Sequence[tuple[int, int, int]]) -> None:
+        """Record this run's ``(key hash, payload hash)`` pairs (the last one per key wins) and remember
+        ``(input hash, key hash, payload hash)`` cache entries."""
+        db = self.db
+        db.executemany("INSERT OR REPLACE INTO seen (k, h) VALUES (?, ?)", pairs)
+        if inputs and not self.read_only:
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO inputs (r, k, h) VALUES (?, ?, ?)", inputs)
+            db.execute("COMMIT")
+
+    def forget(self, keys: Sequence[int]) -> None:
+        """Remove ``keys`` from the confirmed records, durably (before their records are sent)."""
+        if self.read_only or not keys:
+            return
+        db = self.db
+        db.execute("PRAGMA synchronous = FULL")
+        try:
+            db.execute("BEGIN")
+            db.execute("DELETE FROM confirmed WHERE k IN (SELECT value FROM json_each(?))", (_ints(keys),))
+            db.execute("COMMIT")
+        finally:
+            db.execute("PRAGMA synchronous = NORMAL")
+
+    def confirm(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Mark ``(key hash, payload hash)`` pairs as confirmed by the API (one transaction)."""
+        if self.read_only or not pairs:
+            return
+        db = self.db
+        db.execute("BEGIN")
+        db.executemany("INSERT OR REPLACE INTO confirmed (k, h) VALUES (?, ?)", pairs)
+        db.execute("COMMIT")
+
+    # ------------------------------------------------------------------------------------------- figures
+
+    def keys(self) -> int:
+        """Confirmed keys in the state."""
+        return int(self.db.execute("SELECT count(*) FROM confirmed").fetchone()[0])
+
+    def missing_from_input(self) -> int:
+        """Confirmed keys that no valid record of this run carried."""
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM confirmed "
+                "WHERE NOT EXISTS (SELECT 1 FROM seen WHERE seen.k = confirmed.k)"
+            ).fetchone()[0]
+        )
+
+    def close(self, *, finished: bool) -> None:
+        """Drop stale cache entries (after a finished run), record the run and close the file (the WAL is
+        merged into it)."""
+        db = self.db
+        try:
+            if not self.read_only:
+                db.execute("BEGIN")
+                if finished:
+                    db.execute(
+                        "DELETE FROM inputs WHERE NOT EXISTS (SELECT 1 FROM confirmed AS c "
+                        "WHERE c.k = inputs.k AND c.h = inputs.h)"
+                    )
+                self._write_meta({"updated": _now()})
+                db.execute("COMMIT")
+        finally:
+            db.close()
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+# ----------------------------------------------------------------------------------- the engine's interface
+
+#: A record's validation by the engine: ``(position, record) -> payload``, or ``None`` when it is invalid
+#: (the engine has reported it).
+Validate = Callable[[int, Any], "dict[str, Any] | None"]
+
+
+class IncrementalSync:
+    """The diff of one run against a :class:`StateStore`, and the confirmations of its records.
+
+    The engine calls :meth:`select` on its input (records to send come out, unchanged ones are counted),
+    :meth:`sending` just before a batch is sent, :meth:`confirmed` with the records the API accepted, and
+    :meth:`summary` at the end.
+
+    :param store: the open state file.
+    :param key_of: the record key of a validated payload (the engine's).
+    :param context: what validation depends on besides the record (resource, key name, provider version);
+        ``None`` disables the input cache (every record is validated).
+    :param full_refresh: send every record (the state was emptied when it was opened).
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        key_of: Callable[[Mapping[str, Any]], Any],
+        context: str | None,
+        full_refresh: bool = False,
+    ) -> None:
+        self.store = store
+        self.key_of = key_of
+        self.digests = Digests(store.salt, context or "")
+        self.use_cache = context is not None
+        self.full_refresh = full_refresh
+        self.new = 0
+        self.changed = 0
+        self.unchanged = 0
+        self.finished = False
+
+    def select(
+        self, stream: Iterable[tuple[int, Any]], validate: Validate
+    ) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+        """The ``(position, record, payload)`` of the records of ``stream`` to send, in input order.
+
+        :param stream: ``(position, record)`` pairs, as read and mapped.
+        :param validate: the engine's validation (see :data:`Validate`).
+        """
+        chunk: list[tuple[int, Any]] = []
+        for item in stream:
+            chunk.append(item)
+            if len(chunk) >= CHUNK:
+                yield from self._chunk(chunk, validate)
+                chunk = []
+        if chunk:
+            yield from self._chunk(chunk, validate)
+
+    def _chunk(
+        self, chunk: list[tuple[int, Any]], validate: Validate
+    ) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+        digests = self.digests
+        store = self.store
+        # 1. input-cache hits: records whose exact input was seen with the payload hash still confirmed
+        hits: dict[int, tuple[int, int, int | None]] = {}
+        raws: list[int | None] = []
+        if self.use_cache:
+            raws = [digests.raw(record) for _, record in chunk]
+        if raws and not self.full_refresh:
+            present = [i for i, raw in enumerate(raws) if raw is not None]
+            cached = store.cached([raw for raw in raws if raw is not None])
+            hits = {present[j]: (k, h, s) for j, k, h, s in cached}
+        # 2. validate the others and hash their key and payload
+        payloads: dict[int, dict[str, Any]] = {}
+        keyed: dict[int, tuple[int, int]] = {}
+        for index, (position, record) in enumerate(chunk):
+            if index in hits:
+                continue
+            payload = validate(position, record)
+            if payload is not None:
+                payloads[index] = payload
+                keyed[index] = (digests.key(self.key_of(payload)), digests.payload(payload))
+        order = sorted(keyed)
+        found: dict[int, tuple[int | None, int | None]] = {}
+        if order:
+            rows: list[tuple[int, int | None, int | None]]
+            if self.full_refresh:
+                rows = store.db.execute(
+                    "SELECT j.key, NULL, s.h FROM json_each(?) AS j LEFT JOIN seen AS s ON s.k = j.value",
+                    (_ints(keyed[i][0] for i in order),),
+                ).fetchall()
+            else:
+                rows = store.lookup([keyed[i][0] for i in order])
+            found = {order[j]: (confirmed, seen) for j, confirmed, seen in rows}
+        # 3. decide in input order: compare with this run's previous occurrence of the key, else the state
+        latest: dict[int, int] = {}  # key hash -> payload hash of its last occurrence in this chunk
+        cache: list[tuple[int, int, int]] = []
+        for index, (position, record) in enumerate(chunk):
+            hit = hits.get(index)
+            if hit is not None:
+                key, digest, seen = hit
+                reference = latest.get(key, seen if seen is not None else digest)
+                if reference == digest:
+                    self.unchanged += 1
+                    latest[key] = digest
+                    continue
+                # the key was sent with other data earlier in this run: this row must be sent too
+                payload = validate(position, record)
+                if payload is None:
+                    continue
+                self.changed += 1
+                latest[key] = digest
+                yield position, record, payload
+                continue
+            if index not in keyed:
+                continue  # invalid
+            key, digest = keyed[index]
+            confirmed, seen = found.get(index, (None, None))
+            previous = latest.get(key, seen if seen is not None else confirmed)
+            latest[key] = digest
+            raw = raws[index] if raws else None
+            if raw is not None:
+                cache.append((raw, key, digest))
+            if previous is None:
+                self.new += 1
+            elif previous == digest:
+                self.unchanged += 1
+                continue
+            else:
+                self.changed += 1
+            yield position, record, payloads[index]
+        store.see(latest.items(), cache)
+
+    def _pairs(self, payloads: Iterable[Mapping[str, Any]]) -> list[tuple[int, int]]:
+        digests = self.digests
+        return [(digests.key(self.key_of(p)), digests.payload(p)) for p in payloads]
+
+    def sending(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Called before ``payloads`` are sent: their keys leave the state until the API confirms them."""
+        digests = self.digests
+        self.store.forget([digests.key(self.key_of(p)) for p in payloads])
+
+    def confirmed(self, payloads: Iterable[Mapping[str, Any]]) -> None:
+        """Called with the payloads the API accepted: their keys enter the state with their hashes."""
+        self.store.confirm(self._pairs(payloads))
+
+    def summary(self) -> dict[str, Any]:
+        """``new``, ``changed``, ``unchanged``, ``missing_from_input`` and ``state_keys``."""
+        return {
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "missing_from_input": self.store.missing_from_input(),
+            "state_keys": self.store.keys(),
+            "full_refresh": self.full_refresh,
+        }
+
+    def close(self) -> None:
+        self.store.close(finished=self.finished)
+
+
+def open_sync(
+    path: str,
+    *,
+    identity: Mapping[str, str],
+    key_of: Callable[[Mapping[str, Any]], Any],
+    cache_context: str | None,
+    full_refresh: bool = False,
+    read_only: bool = False,
+) -> IncrementalSync:
+    """Open the state file at the local ``path`` for one run (see :class:`IncrementalSync`)."""
+    store = StateStore(path, identity=identity, rebuild=full_refresh, read_only=read_only)
+    context = (
+        None if cache_context is None else f"{cache_context}|{json.dumps(dict(identity), sort_keys=True)}"
+    )
+    return IncrementalSync(store, key_of=key_of, context=context, full_refresh=full_refresh)
+
+
+__all__ = [
+    "CHUNK",
+    "FORMAT_VERSION",
+    "Digests",
+    "IncrementalSync",
+    "StateStore",
+    "canonical",
+    "open_sync",
+]
