@@ -17,6 +17,12 @@ source scripts/venv.sh
 
 airflow_version=${DEMO_AIRFLOW_VERSION:-3.3.2}
 
+if [[ ! -f .venvs/demo/.stamp ]]; then
+    # Figures measured on a shared 2-core machine (docs/getting-started.md): 50 s with pip's cache warm.
+    echo "demo: installing Apache Airflow $airflow_version, the sqlite provider and this package into .venvs/demo"
+    echo "      (about 300 MB; about a minute with a warm pip cache, a few minutes on a first download)."
+    echo "      Later runs reuse it. Then each example DAG runs in 10-30 s."
+fi
 started=$SECONDS
 ensure_venv demo "apache-airflow==$airflow_version apache-airflow-providers-sqlite" sql
 if ((SECONDS - started > 5)); then

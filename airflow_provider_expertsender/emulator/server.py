@@ -341,7 +341,8 @@ class Emulator:
             daemon=True,
         )
         self._thread.start()
-        log.info("ECDP emulator listening on %s (%d API key(s))", self.url, len(self._keys))
+        # Debug only: the command line prints the one start line users see (docs/emulator.md).
+        log.debug("ECDP emulator listening on %s (%d API key(s))", self.url, len(self._keys))
         return self
 
     def stop(self) -> None:
