@@ -47,7 +47,7 @@ class ExpertSenderConnectionConfig:
     :param base_url: API root without a trailing slash (``https://api.ecdp.app`` when the host is empty).
     :param api_key: the business unit's API key (the connection's password); not part of ``repr``.
     :param connect_timeout: seconds to establish the TCP/TLS connection.
-    :param read_timeout: seconds to wait for the response.
+    :param read_timeout: seconds one attempt may take, to the last byte of the response (a total deadline).
     :param max_retries: retries after the first attempt on connection errors, 5xx and 429.
     :param backoff_base: first exponential-backoff wait in seconds.
     :param backoff_max: cap of one backoff wait.

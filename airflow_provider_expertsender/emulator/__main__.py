@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 KEYS_ENV = "EXPERTSENDER_EMULATOR_API_KEYS"
-_OPTIONAL_INT = {"max_batch_size"}
+_OPTIONAL_INT = {"max_batch_size", "hostile_status"}
 _OPTIONAL_FLOAT = {"rate_limit_per_second"}
 
 

@@ -2,7 +2,8 @@
 
 One thread per connection (keep-alive), standard library only. Order of work for a request: added
 latency, hang, queued or random fault, ``x-api-key`` (401), forbidden resource (403), rate limit (429), the
-API itself (``app.dispatch``), then drop-after-apply / empty / truncated answers. The log and the ``logging``
+API itself (``app.dispatch``), then drop-after-apply / hostile (trickled, bloated, endless, gzip bomb, deeply
+nested) / empty / truncated answers. The log and the ``logging``
 output carry method, route, status, item count and duration: never a body, a key or an identifier.
 """
 
@@ -13,8 +14,9 @@ import logging
 import socket
 import threading
 import time
+import zlib
 from collections import deque
-from functools import partial
+from functools import lru_cache, partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
@@ -25,7 +27,7 @@ from airflow_provider_expertsender.emulator.store import BusinessUnit, retry_aft
 from airflow_provider_expertsender.emulator.switches import Fault, Switches
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
 log = logging.getLogger("airflow_provider_expertsender.emulator")
 
@@ -209,6 +211,9 @@ class _Handler(BaseHTTPRequestHandler):
         response = app.dispatch(unit, request, switches, time.time())
         if fault is not None and fault.kind == "drop_after":
             return None, response.items, self._drop
+        if _is_hostile(switches):
+            status = switches.hostile_status or response.status
+            return status, response.items, partial(self._send_hostile, response, status)
         if switches.empty_200:
             return 200, response.items, partial(self._send, app.Response(200, None), empty=True)
         return (
@@ -220,12 +225,9 @@ class _Handler(BaseHTTPRequestHandler):
     # -- writing ----------------------------------------------------------------------------------
 
     def _send(self, response: app.Response, *, empty: bool = False, truncate: bool = False) -> None:
-        if response.body is None:
-            payload = b""
-        elif isinstance(response.body, (bytes, str)):
-            payload = response.body.encode() if isinstance(response.body, str) else response.body
-        else:
-            payload = json.dumps(response.body, separators=(",", ":")).encode()
+        if self.server.emulator.switches.echo_api_key:
+            response = _echo_key(response, self.headers.get("x-api-key") or "")
+        payload = _payload(response)
         try:
             self.send_response(response.status)
             if payload and not empty:
@@ -245,6 +247,48 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
 
+    def _send_hostile(self, response: app.Response, status: int) -> None:
+        """Answer as a hostile server would (the body switches of ``Switches``), then close."""
+        switches, stopping = self.server.emulator.switches, self.server.emulator._stopping
+        self.close_connection = True
+        headers = {"Content-Type": app.JSON_TYPE, "Connection": "close"}
+        try:
+            if switches.gzip_bomb_mb:
+                body = _gzip_bomb(switches.gzip_bomb_mb)
+                self._head(status, {**headers, "Content-Encoding": "gzip", "Content-Length": str(len(body))})
+                self.wfile.write(body)
+            elif switches.nested_json_depth:
+                depth = switches.nested_json_depth
+                body = b"[" * depth + b"]" * depth
+                self._head(status, {**headers, "Content-Length": str(len(body))})
+                self.wfile.write(body)
+            elif switches.endless_body or switches.bloated_body_mb:
+                self._head(status, {**headers, "Transfer-Encoding": "chunked"})
+                size = None if switches.endless_body else int(switches.bloated_body_mb * 1024 * 1024)
+                for chunk in _bloated_json(size):
+                    if stopping.is_set():
+                        return
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.write(b"0\r\n\r\n")
+            else:  # trickle
+                body = _payload(response) or b"{}"
+                self._head(status, {**headers, "Content-Length": str(len(body))})
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    if stopping.wait(switches.trickle_body_s):
+                        return
+            self.wfile.flush()
+        except OSError:  # the client hung up: what a client with a deadline or a size cap does
+            pass
+
+    def _head(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.flush()
+
     def _drop(self) -> None:
         """Close the connection without (finishing) an answer."""
         self.close_connection = True
@@ -256,6 +300,65 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+def _payload(response: app.Response) -> bytes:
+    if response.body is None:
+        return b""
+    if isinstance(response.body, (bytes, str)):
+        return response.body.encode() if isinstance(response.body, str) else response.body
+    return json.dumps(response.body, separators=(",", ":")).encode()
+
+
+def _is_hostile(switches: Switches) -> bool:
+    return bool(
+        switches.trickle_body_s
+        or switches.bloated_body_mb
+        or switches.endless_body
+        or switches.gzip_bomb_mb
+        or switches.nested_json_depth
+    )
+
+
+def _echo_key(response: app.Response, key: str) -> app.Response:
+    """A problem-details answer that quotes the caller's API key everywhere a server might."""
+    body = response.body
+    if not isinstance(body, dict) or "title" not in body:
+        return response
+    echoed = {
+        **body,
+        "title": f"{body['title']} (key {key})",
+        "detail": f"The key {key} was used. {body.get('detail', '')}",
+        "substatus": f"{body.get('substatus', '')}:{key}",
+        "errors": {**(body.get("errors") or {}), f"x-api-key={key}": [f"echo {key}"]},
+    }
+    return app.Response(response.status, echoed, response.headers, response.content_type, response.items)
+
+
+_CHUNK = 64 * 1024
+
+
+def _bloated_json(size: int | None) -> Iterator[bytes]:
+    """``{"data":["xxx..."]}`` of about ``size`` bytes in 64 KiB chunks; endless when ``size`` is None."""
+    yield b'{"data":["'
+    filler = b"x" * _CHUNK
+    sent = 0
+    while size is None or sent < size:
+        yield filler
+        sent += _CHUNK
+    yield b'"]}'
+
+
+@lru_cache(maxsize=4)
+def _gzip_bomb(megabytes: float) -> bytes:
+    """A gzip stream of ``megabytes`` MB of zeros (about 1 KB per MB once compressed)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"0" * (1024 * 1024)
+    whole, rest = divmod(int(megabytes * 1024 * 1024), len(block))
+    parts = [packer.compress(block) for _ in range(whole)]
+    parts.append(packer.compress(block[:rest]))
+    parts.append(packer.flush())
+    return b"".join(parts)
 
 
 def _fault_response(fault: Fault, path: str) -> app.Response:

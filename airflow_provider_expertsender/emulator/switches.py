@@ -168,6 +168,33 @@ class Switches:
         "Writes become visible to GETs only after this many seconds (the platform processes asynchronously).",
         "delay between a 201 and the data being readable",
     )
+    # -- hostile answers: what a misbehaving server or proxy sends (docs/reliability.md) --------------------
+    trickle_body_s: float = _switch(
+        0.0, "Process requests, then send the body one byte every this many seconds (a hostile server)."
+    )
+    bloated_body_mb: float = _switch(
+        0.0, "Process requests, then answer with this many MB of JSON, streamed in chunks (0 = off)."
+    )
+    endless_body: bool = _switch(
+        False, "Process requests, then stream a JSON body that never ends (until the client hangs up)."
+    )
+    gzip_bomb_mb: float = _switch(
+        0.0,
+        "Process requests, then answer with a small gzip body (Content-Encoding: gzip) that inflates to this "
+        "many MB (0 = off).",
+    )
+    nested_json_depth: int = _switch(
+        0, "Process requests, then answer with JSON arrays nested this deep (0 = off)."
+    )
+    echo_api_key: bool = _switch(
+        False,
+        "Error answers quote the request's x-api-key in title, detail, substatus and a key of errors (a "
+        "careless server).",
+    )
+    hostile_status: int | None = _switch(
+        None,
+        "Status of the answers the body switches above produce; None = the request's own status.",
+    )
 
     if TYPE_CHECKING:
         _lock: ClassVar[threading.Lock]
@@ -380,6 +407,20 @@ def _names(name: str, value: Any, allowed: tuple[str, ...] = ()) -> tuple[str, .
     return items
 
 
+def _non_negative_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _status_or_none(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 200 <= value <= 599:
+        raise ValueError(f"{name} must be an HTTP status (200-599) or None, got {value!r}")
+    return value
+
+
 def _seed(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer, got {value!r}")
@@ -417,4 +458,11 @@ _VALIDATORS: dict[str, Any] = {
     "empty_200": _flag,
     "truncated_body": _flag,
     "visibility_delay_s": _non_negative,
+    "trickle_body_s": _non_negative,
+    "bloated_body_mb": _non_negative,
+    "endless_body": _flag,
+    "gzip_bomb_mb": _non_negative,
+    "nested_json_depth": _non_negative_int,
+    "echo_api_key": _flag,
+    "hostile_status": _status_or_none,
 }

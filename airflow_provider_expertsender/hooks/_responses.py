@@ -134,14 +134,21 @@ class RequestInfo:
 
 
 def decode_json(raw: bytes) -> Any:
-    """Decode a body; raise ``ValueError`` when it is not JSON (an empty body decodes to None)."""
+    """Decode a body; raise ``ValueError`` when it is not JSON (an empty body decodes to None).
+
+    JSON nested deeper than Python's recursion limit (``[[[[...]]]]`` from a hostile server) is "not JSON"
+    too, never a bare ``RecursionError``.
+    """
     if not raw.strip():
         return None
-    return json.loads(raw)
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
 
 
 def error_for_response(
-    status: int, raw: bytes, headers: Mapping[str, str], request: RequestInfo
+    status: int, raw: bytes, headers: Mapping[str, str], request: RequestInfo, *, unread: str = ""
 ) -> ExpertSenderError:
     """The typed exception for a non-2xx response (or a 3xx, which the hooks never follow).
 
@@ -149,9 +156,10 @@ def error_for_response(
     :param raw: the response body, possibly empty or not JSON.
     :param headers: response headers (case-insensitive mapping; ``Retry-After``, ``Location``).
     :param request: the request it answers.
+    :param unread: why the body was not read (too large); the status alone then decides.
     """
     try:
-        body = decode_json(raw)
+        body = decode_json(raw) if not unread else None
     except ValueError:
         body = None
     problem = body if isinstance(body, Mapping) else {}
@@ -159,7 +167,7 @@ def error_for_response(
     detail = _text(problem.get("detail"))
     substatus = _text(problem.get("substatus"))
     errors = problem.get("errors")
-    said = _problem_summary(title, detail, substatus, errors) or _no_problem(raw, body)
+    said = unread or _problem_summary(title, detail, substatus, errors) or _no_problem(raw, body)
     label, where = request.label, request.error_kwargs(status)
 
     if 300 <= status < 400:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import zlib
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
@@ -60,52 +61,208 @@ def send(
     data: bytes | None,
     items: int | None,
     logger: Any,
+    deadline: float | None = None,
 ) -> Answer:
-    """Send ``request`` once over ``requests``; raise the typed exception of any failure."""
+    """Send ``request`` once over ``requests``; raise the typed exception of any failure.
+
+    :param deadline: ``time.monotonic()`` by which the whole call (all its attempts) must end; the attempt
+        also ends ``read_timeout`` seconds after it started, whichever comes first.
+    """
     import requests
+    from urllib3.exceptions import HTTPError as Urllib3Error
 
     started = time.monotonic()
+    limit = _attempt_limit(config, started, deadline)
     try:
         response = session.request(
             request.method,
             config.base_url + request.path,
             data=data,
-            timeout=config.timeout,
+            timeout=(config.connect_timeout, _socket_timeout(config, limit)),
             allow_redirects=False,
+            stream=True,  # read below, against the deadline and the size cap
             # Per request as well as on the session: a session-level verify=False loses to
             # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in requests' environment merge.
             verify=config.verify,
         )
-        raw = response.content
-    except requests.RequestException as err:
-        raise _requests_failure(err, request, config) from None
-    _log_exchange(logger, config, request, response.status_code, started, items, data, raw)
-    return _answer(response.status_code, raw, response.headers, request)
+        try:
+            body = _read_sync(response, config, limit)
+        finally:
+            response.close()
+    except _DeadlinePassed:
+        raise _read_timeout(request, config, limit, deadline) from None
+    except (requests.RequestException, Urllib3Error, OSError) as err:
+        raise _requests_failure(err, request, config, limit, deadline) from None
+    _log_exchange(logger, config, request, response.status_code, started, items, data, body.raw)
+    return _answer(response.status_code, body, response.headers, request)
 
 
 async def asend(
-    session: aiohttp.ClientSession, config: ExpertSenderConnectionConfig, request: RequestInfo, logger: Any
+    session: aiohttp.ClientSession,
+    config: ExpertSenderConnectionConfig,
+    request: RequestInfo,
+    logger: Any,
+    deadline: float | None = None,
 ) -> Answer:
-    """Send the bodiless ``request`` once over ``aiohttp``; raise the typed exception of any failure."""
+    """Send the bodiless ``request`` once over ``aiohttp``; raise the typed exception of any failure.
+
+    :param deadline: as for :func:`send`.
+    """
     import aiohttp
 
     started = time.monotonic()
+    limit = _attempt_limit(config, started, deadline)
+    timeout = aiohttp.ClientTimeout(
+        total=max(limit - started, 0.001),  # covers the body too: a trickle cannot outlast it
+        sock_connect=config.connect_timeout,
+        sock_read=config.read_timeout,
+    )
     try:
         async with session.request(
-            request.method, config.base_url + request.path, allow_redirects=False
+            request.method, config.base_url + request.path, allow_redirects=False, timeout=timeout
         ) as response:
-            raw = await response.read()
             status, headers = response.status, response.headers
+            body = _Body(status, headers.get("Content-Encoding"), headers.get("Content-Length"))
+            if not body.over:
+                async for chunk in response.content.iter_chunked(_CHUNK):
+                    if not body.feed(chunk):
+                        break
+            body.finish()
     except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+        if isinstance(err, asyncio.TimeoutError) and time.monotonic() >= limit - 0.05:
+            raise _read_timeout(request, config, limit, deadline) from None
         raise _aiohttp_failure(err, request, config) from None
-    _log_exchange(logger, config, request, status, started, None, None, raw)
-    return _answer(status, raw, headers, request)
+    _log_exchange(logger, config, request, status, started, None, None, body.raw)
+    return _answer(status, body, headers, request)
 
 
-def _answer(status: int, raw: bytes, headers: Mapping[str, str], request: RequestInfo) -> Answer:
+# -- reading a response: bounded in time and size -----------------------------------------------------
+
+#: Largest response body (after decompression) a 2xx may have; past it the call fails with
+#: ``ExpertSenderTransportError`` (documented in docs/errors-and-retries.md). The API's answers are small
+#: (one record, a settings list, a write's summary): 16 MiB is far above any of them.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+#: Error answers are read only this far (their problem details are a few hundred bytes); the status alone
+#: then decides the exception.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+_CHUNK = 64 * 1024
+_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+class _DeadlinePassed(Exception):
+    """The attempt's time is up (raised between two reads of the body)."""
+
+
+class _Body:
+    """A response body read chunk by chunk, decompressed here (never by the HTTP library) within a cap.
+
+    :param status: the response's status (2xx bodies may be :data:`MAX_RESPONSE_BYTES`, others
+        :data:`MAX_ERROR_BODY_BYTES`).
+    :param encoding: the ``Content-Encoding`` header; ``gzip`` and ``deflate`` are decoded, anything else
+        the hooks never asked for (``Accept-Encoding: gzip, deflate``) leaves the body unreadable.
+    :param length: the ``Content-Length`` header, to refuse a body declared too large before reading it.
+    """
+
+    def __init__(self, status: int, encoding: str | None, length: str | None) -> None:
+        self.cap = MAX_RESPONSE_BYTES if 200 <= status < 300 else MAX_ERROR_BODY_BYTES
+        self.over = False  # more than ``cap`` bytes (read so far, or declared)
+        self.unreadable = ""  # why the bytes read are not the body (an unknown encoding)
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._inflater: Any = None
+        name = (encoding or "").strip().lower()
+        if name and name != "identity":
+            if name in _ENCODINGS:
+                self._inflater = zlib.decompressobj(_ENCODINGS[name])
+            else:
+                self.unreadable = f"Content-Encoding {name[:20]!r} was not asked for"
+        if length and length.strip().isdigit() and self._inflater is None and int(length) > self.cap:
+            self.over = True
+
+    @property
+    def raw(self) -> bytes:
+        """The (decoded) bytes read; empty once the cap was passed."""
+        return b"" if self.over or self.unreadable else b"".join(self._parts)
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take one chunk as it came off the wire; False once the cap is passed (stop reading)."""
+        if self._inflater is None:
+            return self._keep(chunk)
+        try:
+            while chunk:
+                if not self._keep(self._inflater.decompress(chunk, self.cap - self._size + 1)):
+                    return False
+                chunk = self._inflater.unconsumed_tail
+        except zlib.error:
+            self.unreadable = "the compressed body is corrupt"
+            return False
+        return True
+
+    def finish(self) -> None:
+        if self._inflater is not None and not self.over and not self.unreadable:
+            try:
+                self._keep(self._inflater.flush())
+            except zlib.error:
+                self.unreadable = "the compressed body is corrupt"
+
+    def _keep(self, data: bytes) -> bool:
+        self._size += len(data)
+        if self._size > self.cap:
+            self.over, self._parts = True, []
+            return False
+        if data:
+            self._parts.append(data)
+        return True
+
+
+def _attempt_limit(config: ExpertSenderConnectionConfig, started: float, deadline: float | None) -> float:
+    limit = started + config.read_timeout
+    return limit if deadline is None else min(limit, deadline)
+
+
+def _socket_timeout(config: ExpertSenderConnectionConfig, limit: float) -> float:
+    return max(0.001, min(config.read_timeout, limit - time.monotonic()))
+
+
+def _read_sync(response: requests.Response, config: ExpertSenderConnectionConfig, limit: float) -> _Body:
+    """Read the body one socket read at a time, checking the deadline and the cap between reads.
+
+    ``requests``' own read timeout applies to each socket read, so a server sending one byte a second
+    would hold ``response.content`` forever; here each read may also wait only until ``limit``.
+    """
+    headers = response.headers
+    body = _Body(response.status_code, headers.get("Content-Encoding"), headers.get("Content-Length"))
+    if body.over:
+        return body
+    raw: Any = response.raw
+    read1 = getattr(raw, "read1", None)  # urllib3 >= 2.3; before it, the http.client response's
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    while True:
+        if time.monotonic() >= limit:
+            raise _DeadlinePassed
+        if sock is not None:
+            sock.settimeout(_socket_timeout(config, limit))
+        chunk = read1(_CHUNK, decode_content=False) if read1 else raw._fp.read1(_CHUNK)
+        if not chunk:
+            body.finish()
+            return body
+        if not body.feed(chunk):
+            return body
+
+
+def _answer(status: int, body: _Body, headers: Mapping[str, str], request: RequestInfo) -> Answer:
     if 200 <= status < 300:
-        return Answer(status, parse_success(status, raw, request), request)
-    raise error_for_response(status, raw, headers, request)
+        if body.over or body.unreadable:
+            why = body.unreadable or f"larger than the {body.cap // (1024 * 1024)} MiB a response may have"
+            raise ExpertSenderTransportError(
+                f"{request.label}: the {status} response was not read: {why}. The request was applied; "
+                "the answer cannot be trusted (a misbehaving server or proxy).",
+                maybe_applied=True,
+                **request.error_kwargs(status),
+            )
+        return Answer(status, parse_success(status, body.raw, request), request)
+    unread = f"body over {body.cap // 1024} KiB, not read" if body.over else body.unreadable
+    raise error_for_response(status, body.raw, headers, request, unread=unread)
 
 
 # -- request line and body -------------------------------------------------------------------------------
@@ -145,6 +302,8 @@ def _headers(config: ExpertSenderConnectionConfig) -> dict[str, str]:
         "x-api-key": config.api_key,
         "User-Agent": USER_AGENT,
         "Accept": "application/json",
+        # Decoded here, within the size cap (never brotli/zstd, which the HTTP libraries may add by default).
+        "Accept-Encoding": "gzip, deflate",
         "Content-Type": "application/json",
     }
 
@@ -177,6 +336,7 @@ def new_async_session(config: ExpertSenderConnectionConfig) -> aiohttp.ClientSes
         ),
         connector=aiohttp.TCPConnector(ssl=config.verify),
         cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=False,  # _Body decompresses within the size cap
     )
 
 
@@ -202,8 +362,16 @@ def _connect_timeout(
     )
 
 
-def _read_timeout(request: RequestInfo, config: ExpertSenderConnectionConfig) -> ExpertSenderTransportError:
-    what = f"no response within read_timeout={config.read_timeout:g} s"
+def _read_timeout(
+    request: RequestInfo, config: ExpertSenderConnectionConfig, limit: float, deadline: float | None
+) -> ExpertSenderTransportError:
+    if deadline is not None and limit >= deadline:  # the call's budget, not read_timeout, ended it
+        what = (
+            f"read timeout: the call's time budget (max_retry_time={config.max_retry_time:g} s) ran out "
+            "before the response was complete"
+        )
+    else:
+        what = f"read timeout: no response within read_timeout={config.read_timeout:g} s"
     return _failed(request, config, what, maybe_applied=True)
 
 
@@ -239,12 +407,17 @@ def _reason(err: BaseException) -> str:
 
 
 def _requests_failure(
-    err: Exception, request: RequestInfo, config: ExpertSenderConnectionConfig
+    err: Exception,
+    request: RequestInfo,
+    config: ExpertSenderConnectionConfig,
+    limit: float,
+    deadline: float | None,
 ) -> ExpertSenderError:
     import ssl
 
     import requests
     from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    from urllib3.exceptions import ReadTimeoutError as BodyReadTimeout
 
     if isinstance(err, requests.exceptions.ConnectTimeout):
         return _connect_timeout(request, config)
@@ -254,8 +427,8 @@ def _requests_failure(
         ):
             return _tls_config_error(request, config)
         return _failed(request, config, f"TLS handshake failed ({_reason(err)})", maybe_applied=False)
-    if isinstance(err, requests.exceptions.ReadTimeout):
-        return _read_timeout(request, config)
+    if isinstance(err, (requests.exceptions.ReadTimeout, BodyReadTimeout, TimeoutError)):
+        return _read_timeout(request, config, limit, deadline)
     if isinstance(err, (requests.exceptions.ConnectionError, requests.exceptions.ProxyError)):
         cause = err.args[0] if err.args else None
         reason = getattr(cause, "reason", cause)
@@ -284,7 +457,7 @@ def _aiohttp_failure(
     if isinstance(err, aiohttp.ClientConnectorError):
         return _failed(request, config, f"could not connect ({_reason(err)})", maybe_applied=False)
     if isinstance(err, asyncio.TimeoutError):  # aiohttp's SocketTimeoutError is one too
-        return _read_timeout(request, config)
+        return _read_timeout(request, config, float("inf"), None)
     return _failed(request, config, f"connection dropped ({_reason(err)})", maybe_applied=True)
 
 

@@ -446,18 +446,23 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
     ) -> Answer:
         request = request_info(endpoint, params)
         data = encode(body, request) if body is not None else None
+        policy = policy or self.retry_policy
+        deadline = time.monotonic() + policy.max_elapsed  # no attempt outlasts the call's budget
         return call_with_retries(
-            lambda: self._send_once(request, data, items),
-            policy=policy or self.retry_policy,
+            lambda: self._send_once(request, data, items, deadline),
+            policy=policy,
             idempotent=idempotent,
             label=request.label,
             sleep=self._sleep,
             logger=self.log,
         )
 
-    def _send_once(self, request: RequestInfo, data: bytes | None, items: int | None) -> Answer:
-        """One attempt (the seam the fault-injection tests wrap)."""
-        return send(self.get_conn(), self.config, request, data, items, self.log)
+    def _send_once(
+        self, request: RequestInfo, data: bytes | None, items: int | None, deadline: float | None = None
+    ) -> Answer:
+        """One attempt, ending by ``deadline`` (``time.monotonic()``) at the latest (the seam the
+        fault-injection tests wrap)."""
+        return send(self.get_conn(), self.config, request, data, items, self.log, deadline)
 
 
 class ExpertSenderAsyncHook(_ExpertSenderBaseHook):
@@ -537,10 +542,12 @@ class ExpertSenderAsyncHook(_ExpertSenderBaseHook):
     async def _call(self, endpoint: Endpoint, params: Mapping[str, object] | None = None) -> Answer:
         request = request_info(endpoint, params)
         config = await self.get_config()
+        policy = RetryPolicy.from_config(config)
+        deadline = time.monotonic() + policy.max_elapsed  # no attempt outlasts the call's budget
         async with self._session_scope() as session:
             return await acall_with_retries(
-                lambda: asend(session, config, request, self.log),
-                policy=RetryPolicy.from_config(config),
+                lambda: asend(session, config, request, self.log, deadline),
+                policy=policy,
                 idempotent=True,
                 label=request.label,
                 sleep=self._sleep,

@@ -128,7 +128,10 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
                 return self._timeout_event(polls)
             polls += 1
             try:
-                record = await self._fetch(hook)
+                # A poll ends at the deadline whatever the server does (the hook's own budget may be longer).
+                record = await asyncio.wait_for(self._fetch(hook), timeout=self.deadline - time.time())
+            except asyncio.TimeoutError:
+                return self._timeout_event(polls)
             except ExpertSenderNotFoundError:
                 self.log.info(
                     "Poll %d: %s does not exist yet; next poll in %.1f s",
