@@ -11,6 +11,9 @@ such as ``../x`` or ``a%2Fb`` can never reach another path.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,22 @@ ORDER_MODES = ("Add", "AddOrReplace", "Replace")
 # [INF], so the PascalCase spelling, consistent with the other values, is sent.
 MATCH_BY = ("Email", "PhoneNumber", "CrmId", "GUID", "VisitorId")
 
+#: Write modes that must not be applied twice: repeating an ``Add`` that reached the server fails or
+#: duplicates. Every other mode (``Update``, ``AddOrUpdate``, ``AddOrReplace``, ``Replace``) is safe to
+#: repeat.
+NON_IDEMPOTENT_MODES = frozenset({"Add"})
+
+
+def is_idempotent_mode(mode: str) -> bool:
+    """Whether a customer or order write ``mode`` is safe to repeat (the one rule the hook, the bulk engine
+    and the bulk operators follow).
+
+    :param mode: the mode in its documented spelling (``models.normalize_customer_mode`` /
+        ``models.normalize_order_mode`` turn any accepted spelling into it).
+    """
+    return mode not in NON_IDEMPOTENT_MODES
+
+
 # Customer lookups: the operator/sensor/hook keyword -> endpoint.
 CUSTOMER_LOOKUPS: dict[str, Endpoint] = {
     "customer_id": Api.GET_CUSTOMER_BY_ID,
@@ -88,6 +107,22 @@ SETTINGS_LISTS: dict[str, Endpoint] = {
     "order_attributes": Api.LIST_ORDER_ATTRIBUTES,
     "product_attributes": Api.LIST_PRODUCT_ATTRIBUTES,
 }
+
+
+def normalize_setting(setting: Any) -> str:
+    """Return the settings-list name in the spelling of :data:`SETTINGS_LISTS`.
+
+    Case, surrounding blanks and ``-`` for ``_`` are forgiven (``"Customer-Attributes"`` works).
+
+    :raises ExpertSenderConfigError: ``setting`` names no settings list.
+    """
+    key = setting.strip().lower().replace("-", "_") if isinstance(setting, str) else setting
+    if key not in SETTINGS_LISTS:
+        raise ExpertSenderConfigError(
+            f"Unknown setting {setting!r}. Pass setting= one of: {', '.join(SETTINGS_LISTS)}."
+        )
+    return key
+
 
 # The read-only call test_connection() makes.
 CONNECTION_TEST = Api.LIST_CUSTOMER_ATTRIBUTES

@@ -28,6 +28,10 @@ class ExpertSenderError(AirflowException):
     :param status: HTTP status code, when the error comes from a response.
     :param method: HTTP method of the failed request.
     :param path: path of the failed request (identifiers URL-encoded).
+    :param maybe_applied: True when the failed request may still have reached the server and been applied
+        (a read timeout, a dropped connection after the body was sent, a 5xx). Every error has it; only
+        :class:`ExpertSenderServerError` and :class:`ExpertSenderTransportError` can set it. A caller that
+        must not apply a write twice (custom events, mode ``Add``) reads ``err.maybe_applied``.
     """
 
     def __init__(
@@ -37,12 +41,14 @@ class ExpertSenderError(AirflowException):
         status: int | None = None,
         method: str | None = None,
         path: str | None = None,
+        maybe_applied: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.method = method
         self.path = path
+        self.maybe_applied = maybe_applied
 
 
 class ExpertSenderConfigError(ExpertSenderError):
@@ -102,21 +108,16 @@ class ExpertSenderServerError(ExpertSenderError):
     def __init__(
         self, message: str, *, maybe_applied: bool = True, retry_after: float | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(message, **kwargs)
-        self.maybe_applied = maybe_applied
+        super().__init__(message, maybe_applied=maybe_applied, **kwargs)
         self.retry_after = retry_after
 
 
 class ExpertSenderTransportError(ExpertSenderError):
     """No usable response: connection refused/reset, timeout, TLS failure, truncated or non-JSON body.
 
-    :param maybe_applied: True when the request may have reached the server and been applied (the read timed
-        out or the connection dropped after the body was sent). A non-idempotent call is then not repeated.
+    ``maybe_applied`` (see :class:`ExpertSenderError`) is True when the read timed out or the connection
+    dropped after the body was sent; a non-idempotent call is then not repeated.
     """
-
-    def __init__(self, message: str, *, maybe_applied: bool = False, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.maybe_applied = maybe_applied
 
 
 class ExpertSenderSourceError(ExpertSenderError):
@@ -206,21 +207,33 @@ class ExpertSenderInvalidRecordError(ExpertSenderError):
         self.record = record
 
 
+#: What a bulk write operator's user can do about invalid records.
+_ON_INVALID_ADVICE = (
+    'Fix the input, or pass on_invalid="skip" to send the valid records and report the invalid ones.'
+)
+
+
 class ExpertSenderInvalidInputError(ExpertSenderError):
-    """Several records failed local validation with ``on_invalid="fail"``: nothing was sent.
+    """Records failed local validation (bulk writes with ``on_invalid="fail"``, or a hook write): nothing
+    was sent.
 
     :param records: the invalid records (the message lists the first few).
     :param total: how many records were invalid, when ``records`` is only a sample of them (streams).
+    :param advice: what to do, ending the message (default: the bulk operators' ``on_invalid`` advice).
     """
 
-    def __init__(self, records: Sequence[InvalidRecord], *, shown: int = 5, total: int | None = None) -> None:
+    def __init__(
+        self,
+        records: Sequence[InvalidRecord],
+        *,
+        shown: int = 5,
+        total: int | None = None,
+        advice: str = _ON_INVALID_ADVICE,
+    ) -> None:
         count = max(total or 0, len(records))
         head = "; ".join(r.describe() for r in records[:shown])
         more = f" (and {count - min(shown, len(records))} more)" if count > min(shown, len(records)) else ""
-        super().__init__(
-            f"{count} invalid record(s), nothing was sent: {head}{more}. Fix the input, or pass "
-            'on_invalid="skip" to send the valid records and report the invalid ones.'
-        )
+        super().__init__(f"{count} invalid record(s), nothing was sent: {head}{more}. {advice}")
         self.records = list(records)
         self.total = count
 

@@ -2,7 +2,9 @@
 
 :class:`ExpertSenderHook` (``requests``) serves operators, sensors and the bulk write engine;
 :class:`ExpertSenderAsyncHook` (``aiohttp``) serves the triggers of deferrable sensors. Both send every
-request through one private funnel: this module checks the arguments and builds the request,
+request through one private funnel: this module checks the arguments (``arguments.py``), has the bodies
+built and validated by :mod:`~airflow_provider_expertsender.models` (the operators' models; ``validate=False``
+sends API-shaped records as given) and builds the request,
 ``hooks/_transport.py`` sends it once (the ``x-api-key`` header, timeouts, no redirects, failures and
 ``hooks/_responses.py``'s error mapping to the exceptions of :mod:`airflow_provider_expertsender.exceptions`)
 and :func:`~airflow_provider_expertsender.retry.call_with_retries` repeats what
@@ -24,23 +26,25 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_expertsender import CONN_FIELDS, CONN_TYPE, HIDDEN_FIELDS, PLACEHOLDERS, RELABELING
+from airflow_provider_expertsender.arguments import one_identifier, require
 from airflow_provider_expertsender.connection import ExpertSenderConnectionConfig
 from airflow_provider_expertsender.endpoints import (
     CONNECTION_TEST,
-    CUSTOM_EVENT_IDENTIFIERS,
     CUSTOMER_LOOKUPS,
-    CUSTOMER_MODES,
-    MATCH_BY,
     ORDER_GET_PATHS,
-    ORDER_MODES,
     SETTINGS_LISTS,
     Api,
     Endpoint,
+    is_idempotent_mode,
+    normalize_setting,
 )
 from airflow_provider_expertsender.exceptions import (
     ExpertSenderAuthError,
     ExpertSenderConfigError,
+    ExpertSenderInvalidInputError,
+    ExpertSenderInvalidRecordError,
     ExpertSenderTransportError,
+    InvalidRecord,
 )
 from airflow_provider_expertsender.hooks._responses import (
     ItemError,
@@ -70,47 +74,10 @@ __all__ = ["ExpertSenderAsyncHook", "ExpertSenderHook", "ItemError", "WriteResul
 
 #: The connection id every hook, operator and sensor uses unless told otherwise.
 DEFAULT_CONN_ID = "expertsender_default"
-# Modes that must not be applied twice: repeating an "Add" that reached the server fails or duplicates.
-NON_IDEMPOTENT_MODES = frozenset({"Add"})
-
 
 # -- argument checks shared by both hooks ---------------------------------------------------------------
 
-
-def _choice(name: str, value: object, allowed: Sequence[str]) -> str:
-    if isinstance(value, str):
-        for spelling in allowed:
-            if spelling.lower() == value.strip().lower():
-                return spelling
-    raise ExpertSenderConfigError(f"{name} must be one of {', '.join(allowed)} (any case), got {value!r}.")
-
-
-def _required(name: str, value: object) -> str:
-    if isinstance(value, bool) or value is None or not str(value).strip():
-        raise ExpertSenderConfigError(f"{name} must be a non-empty string, got {value!r}.")
-    return str(value)
-
-
-def _exactly_one(**identifiers: object) -> tuple[str, object]:
-    given = {k: v for k, v in identifiers.items() if v is not None}
-    if len(given) != 1:
-        names = ", ".join(identifiers)
-        got = ", ".join(given) or "none"
-        raise ExpertSenderConfigError(f"Pass exactly one customer identifier of {names} (got {got}).")
-    ((name, value),) = given.items()
-    if isinstance(value, bool) or not str(value).strip():
-        raise ExpertSenderConfigError(f"{name} must not be empty, got {value!r}.")
-    return name, value
-
-
-def _int_arg(name: str, value: object) -> int:
-    if isinstance(value, bool):
-        raise ExpertSenderConfigError(f"{name} must be an integer, got {value!r}.")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise ExpertSenderConfigError(f"{name} must be an integer, got {value!r}.")
+_VALIDATE_FALSE = "Fix the records, or pass validate=False to send API-shaped records exactly as given."
 
 
 def _records(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -127,8 +94,24 @@ def _records(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return batch
 
 
-def _is_idempotent_mode(mode: str, retry_unsafe: bool) -> bool:
-    return retry_unsafe or mode not in NON_IDEMPOTENT_MODES
+def _validated(
+    batch: list[Mapping[str, Any]], payload: Callable[[Mapping[str, Any], int], dict[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """Every record through its model (``payload(record, index)``), or nothing sent when any is invalid."""
+    valid: list[Mapping[str, Any]] = []
+    invalid: list[InvalidRecord] = []
+    for index, record in enumerate(batch):
+        try:
+            valid.append(payload(record, index))
+        except ExpertSenderInvalidRecordError as err:
+            invalid.append(err.record)
+    if invalid:
+        raise ExpertSenderInvalidInputError(invalid, advice=_VALIDATE_FALSE)
+    return valid
+
+
+def _mode_is_safe(mode: str, retry_unsafe: bool) -> bool:
+    return retry_unsafe or is_idempotent_mode(mode)
 
 
 class _ExpertSenderBaseHook(BaseHook):
@@ -251,19 +234,36 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
         match_by: str = "Email",
         *,
         retry_unsafe: bool = False,
+        validate: bool = True,
     ) -> WriteResult:
-        """``POST /customers``: add, update or upsert one batch of API-shaped customer records.
+        """``POST /customers``: add, update or upsert one batch of customers.
 
-        :param records: customer objects as the API spells them (see ``models.customer_payload``).
-        :param mode: ``Add``, ``Update`` or ``AddOrUpdate`` (any case).
-        :param match_by: ``Email``, ``PhoneNumber``, ``CrmId``, ``GUID`` or ``VisitorId`` (any case).
+        Records are validated and converted by the bulk operators' model (``models.customer_payload``):
+        snake_case or camelCase keys, so ``{"email": ..., "first_name": "Ada"}`` is sent as ``firstName``.
+        When any record is invalid (an unknown key, a bad e-mail...) nothing is sent.
+
+        :param records: customer dicts (snake_case or the API's camelCase).
+        :param mode: ``Add``, ``Update`` or ``AddOrUpdate`` (any spelling ``models.normalize_customer_mode``
+            accepts).
+        :param match_by: ``Email``, ``PhoneNumber``, ``CrmId``, ``GUID`` or ``VisitorId`` (any spelling).
         :param retry_unsafe: repeat an ``Add`` after a timeout or 5xx although it may have been applied.
+        :param validate: ``False`` sends records exactly as given: for callers whose records are already
+            API-shaped (validated payloads, e.g. the bulk engine's).
+        :raises ExpertSenderInvalidInputError: a record is invalid (``validate=True``); nothing was sent. The
+            message names each invalid record by its position and the rules it broke.
         :raises ExpertSenderValidationError: the API rejected the batch (400).
         """
+        from airflow_provider_expertsender import models
+
         batch = _records(records)
-        mode = _choice("mode", mode, CUSTOMER_MODES)
-        body = {"mode": mode, "matchBy": _choice("match_by", match_by, MATCH_BY), "data": batch}
-        return self._write(Api.UPSERT_CUSTOMERS, body, len(batch), _is_idempotent_mode(mode, retry_unsafe))
+        mode = models.normalize_customer_mode(mode)
+        match_by = models.normalize_match_by(match_by)
+        if validate:
+            batch = _validated(
+                batch, lambda record, index: models.customer_payload(record, match_by=match_by, index=index)
+            )
+        body = {"mode": mode, "matchBy": match_by, "data": batch}
+        return self._write(Api.UPSERT_CUSTOMERS, body, len(batch), _mode_is_safe(mode, retry_unsafe))
 
     def register_orders(
         self,
@@ -271,17 +271,28 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
         mode: str = "AddOrReplace",
         *,
         retry_unsafe: bool = False,
+        validate: bool = True,
     ) -> WriteResult:
-        """``POST /orders``: add or replace one batch of API-shaped orders.
+        """``POST /orders``: add or replace one batch of orders.
 
-        :param records: order objects as the API spells them (see ``models.order_payload``).
-        :param mode: ``Add``, ``AddOrReplace`` or ``Replace`` (any case).
+        Records are validated and converted by the bulk operators' model (``models.order_payload``); when any
+        is invalid nothing is sent.
+
+        :param records: order dicts (snake_case or the API's camelCase).
+        :param mode: ``Add``, ``AddOrReplace`` or ``Replace`` (any spelling ``models.normalize_order_mode``
+            accepts).
         :param retry_unsafe: repeat an ``Add`` after a timeout or 5xx although it may have been applied.
+        :param validate: ``False`` sends records exactly as given (already API-shaped payloads).
+        :raises ExpertSenderInvalidInputError: a record is invalid (``validate=True``); nothing was sent.
         """
+        from airflow_provider_expertsender import models
+
         batch = _records(records)
-        mode = _choice("mode", mode, ORDER_MODES)
+        mode = models.normalize_order_mode(mode)
+        if validate:
+            batch = _validated(batch, lambda record, index: models.order_payload(record, index=index))
         body = {"mode": mode, "data": batch}
-        return self._write(Api.REGISTER_ORDERS, body, len(batch), _is_idempotent_mode(mode, retry_unsafe))
+        return self._write(Api.REGISTER_ORDERS, body, len(batch), _mode_is_safe(mode, retry_unsafe))
 
     def get_customer(
         self,
@@ -295,7 +306,7 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
 
         :raises ExpertSenderNotFoundError: no such customer (404, or ``data: null``).
         """
-        kind, value = _exactly_one(customer_id=customer_id, email=email, phone=phone, crm_id=crm_id)
+        kind, value = _customer_lookup(customer_id=customer_id, email=email, phone=phone, crm_id=crm_id)
         answer = self._call(CUSTOMER_LOOKUPS[kind], {"value": value})
         return unwrap_record(answer.body, answer.request)
 
@@ -305,30 +316,29 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
         :raises ExpertSenderNotFoundError: no such order.
         """
         endpoint = ORDER_GET_PATHS[self.config.order_get_path]
-        answer = self._call(endpoint, {"order_id": _required("order_id", order_id)})
+        answer = self._call(endpoint, {"order_id": _order_id(order_id, "get_order")})
         return unwrap_record(answer.body, answer.request)
 
     def update_order_status(
-        self, order_id: str, status: str, website_id: int | None = None
+        self, order_id: str, status: str, website_id: int | None = None, *, validate: bool = True
     ) -> dict[str, Any]:
         """``PUT /orders/status``: change the status of an existing order.
 
         :param order_id: the order's id.
-        :param status: the new status in the API's spelling (``models.normalize_order_status``).
+        :param status: ``placed``, ``paid``, ``completed`` or ``canceled`` in any case (``Cancelled``
+            accepted), as ``models.status_change_payload`` checks it.
         :param website_id: the website the order belongs to, when orders are kept per website.
+        :param validate: ``False`` sends the values exactly as given (already in the API's spelling).
         :return: the response's ``data`` object, ``{}`` when the API returns none.
         """
-        body: dict[str, Any] = {
-            "orderId": _required("order_id", order_id),
-            "orderStatus": _required("status", status),
-        }
-        if website_id is not None:
-            body["websiteId"] = _int_arg("website_id", website_id)
+        from airflow_provider_expertsender.models import status_change_payload
+
+        body = status_change_payload(order_id, status, website_id, validate=validate)
         return unwrap_optional(self._call(Api.UPDATE_ORDER_STATUS, body=body).body)
 
     def delete_order(self, order_id: str) -> None:
         """``DELETE /orders/{id}``: mark the order deleted (a soft delete)."""
-        self._call(Api.DELETE_ORDER, {"order_id": _required("order_id", order_id)})
+        self._call(Api.DELETE_ORDER, {"order_id": _order_id(order_id, "delete_order")})
 
     def send_custom_event(
         self,
@@ -340,47 +350,46 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
         email_sha256: str | None = None,
         phone: str | None = None,
         crm_id: str | None = None,
-        data_fields: list[dict[str, Any]] | None = None,
+        data_fields: list[dict[str, Any]] | dict[str, Any] | None = None,
         retry_unsafe: bool = False,
+        validate: bool = True,
     ) -> dict[str, Any]:
         """``POST /scenariocustomevents``: fire a scenario custom event for one customer.
 
-        Each call fires an event, so a request that may have reached the server (read timeout, dropped
-        connection, 5xx) is not repeated unless ``retry_unsafe`` is true; the error then has
-        ``maybe_applied=True``.
+        The body is built and validated by ``models.custom_event_payload``, as the operator's is. Each call
+        fires an event, so a request that may have reached the server (read timeout, dropped connection, 5xx)
+        is not repeated unless ``retry_unsafe`` is true; the error then has ``maybe_applied=True``.
 
         :param custom_event_id: id of the custom event (Automation -> Scenarios -> Custom events).
-        :param data_fields: API-shaped ``[{"name", "type", "value"}]`` (see ``models.data_fields_payload``).
+        :param data_fields: ``[{"name", "type", "value"}]`` or a ``{name: value}`` dict whose Python types
+            give the types (see ``models.data_fields_payload``).
         :param retry_unsafe: accept that a repeated request may fire the event twice.
+        :param validate: ``False`` sends the values exactly as given (``data_fields`` then API-shaped).
         :return: the response's ``data`` object, ``{}`` when the API returns none.
+        :raises ExpertSenderConfigError: zero or several customer identifiers.
+        :raises ExpertSenderInvalidRecordError: an invalid value (``validate=True``); nothing was sent.
         """
-        kind, value = _exactly_one(
+        from airflow_provider_expertsender.models import custom_event_payload
+
+        body = custom_event_payload(
+            custom_event_id,
             customer_id=customer_id,
             email=email,
             email_md5=email_md5,
             email_sha256=email_sha256,
             phone=phone,
             crm_id=crm_id,
+            data_fields=data_fields,
+            validate=validate,
         )
-        body: dict[str, Any] = {
-            "customEventId": _int_arg("custom_event_id", custom_event_id),
-            CUSTOM_EVENT_IDENTIFIERS[kind]: value,
-        }
-        if data_fields is not None:
-            body["dataFields"] = data_fields
         answer = self._call(Api.SEND_CUSTOM_EVENT, body=body, idempotent=retry_unsafe)
         return unwrap_optional(answer.body)
 
     def list_settings(self, setting: str) -> list[dict[str, Any]]:
         """One settings list: ``customer_attributes``, ``consents``, ``order_attributes`` or
-        ``product_attributes``.
+        ``product_attributes`` (case and ``-`` for ``_`` forgiven).
         """
-        endpoint = SETTINGS_LISTS.get(str(setting).strip().lower())
-        if endpoint is None:
-            raise ExpertSenderConfigError(
-                f"setting must be one of {', '.join(SETTINGS_LISTS)}, got {setting!r}."
-            )
-        answer = self._call(endpoint)
+        answer = self._call(SETTINGS_LISTS[normalize_setting(setting)])
         return unwrap_list(answer.body, answer.request)
 
     def list_customer_attributes(self) -> list[dict[str, Any]]:
@@ -504,14 +513,14 @@ class ExpertSenderAsyncHook(_ExpertSenderBaseHook):
         crm_id: str | None = None,
     ) -> dict[str, Any]:
         """Fetch one customer by exactly one identifier (raises ``ExpertSenderNotFoundError``)."""
-        kind, value = _exactly_one(customer_id=customer_id, email=email, phone=phone, crm_id=crm_id)
+        kind, value = _customer_lookup(customer_id=customer_id, email=email, phone=phone, crm_id=crm_id)
         answer = await self._call(CUSTOMER_LOOKUPS[kind], {"value": value})
         return unwrap_record(answer.body, answer.request)
 
     async def get_order(self, order_id: str) -> dict[str, Any]:
         """Fetch one order by its id (raises ``ExpertSenderNotFoundError``)."""
         endpoint = ORDER_GET_PATHS[(await self.get_config()).order_get_path]
-        answer = await self._call(endpoint, {"order_id": _required("order_id", order_id)})
+        answer = await self._call(endpoint, {"order_id": _order_id(order_id, "get_order")})
         return unwrap_record(answer.body, answer.request)
 
     async def close(self) -> None:
@@ -553,6 +562,14 @@ class ExpertSenderAsyncHook(_ExpertSenderBaseHook):
                 sleep=self._sleep,
                 logger=self.log,
             )
+
+
+def _customer_lookup(**identifiers: object) -> tuple[str, object]:
+    return one_identifier(identifiers, what="ExpertSenderHook.get_customer")
+
+
+def _order_id(order_id: object, method: str) -> object:
+    return require("order_id", order_id, what=f"ExpertSenderHook.{method}")
 
 
 def _fix_key(err: ExpertSenderAuthError) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from airflow_provider_expertsender.models._base import record_identifier
 from airflow_provider_expertsender.models._enums import (
+    MATCH_BY_FIELD,
     normalize_customer_mode,
     normalize_match_by,
     normalize_order_mode,
@@ -22,6 +23,7 @@ from airflow_provider_expertsender.models.orders import order_payload, status_ch
 from airflow_provider_expertsender.models.settings import AttributeSpec, SettingsCatalog
 
 __all__ = [
+    "MATCH_BY_FIELD",
     "AttributeSpec",
     "SettingsCatalog",
     "custom_event_payload",

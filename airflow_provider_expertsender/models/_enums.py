@@ -47,9 +47,11 @@ DATA_FIELD_TYPE_TABLE = _table(DATA_FIELD_TYPES)
 # One documentation page misspells SingleSelect as "SingleSelct".
 ATTRIBUTE_TYPE_TABLE = _table(ATTRIBUTE_TYPES, {"SingleSelct": "SingleSelect"})
 
-# The customer field each matchBy needs. [UNK] GUID: no page or integration shows which field carries it. The
-# provider sends it as "guid" (a field the API does not list: an ASP.NET API ignores unknown members), the
-# field the emulator reads for matchBy=GUID. Change it here if the real name turns out to differ.
+#: The customer field each ``matchBy`` needs (public as ``models.MATCH_BY_FIELD``: the validation of customers
+#: and the bulk engine's per-customer ordering both read it; nothing else may spell this table).
+#: [UNK] GUID: no page or integration shows which field carries it. The provider sends it as "guid" (a field
+#: the API does not list: an ASP.NET API ignores unknown members), the field the emulator reads for
+#: matchBy=GUID. Change it here if the real name turns out to differ.
 MATCH_BY_FIELD: dict[str, str] = {
     "Email": "email",
     "PhoneNumber": "phone",

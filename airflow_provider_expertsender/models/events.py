@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, StringConstraints, ValidationError, ValidationInfo, field_validator
 
+from airflow_provider_expertsender.arguments import one_identifier
 from airflow_provider_expertsender.endpoints import CUSTOM_EVENT_IDENTIFIERS
-from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 from airflow_provider_expertsender.models import _values
 from airflow_provider_expertsender.models._base import (
     PayloadModel,
@@ -132,10 +132,6 @@ class CustomEvent(PayloadModel):
     data_fields: DataFieldList | None = None
 
 
-# operator keyword -> API field
-_IDENTIFIER_FIELDS = CUSTOM_EVENT_IDENTIFIERS
-
-
 def custom_event_payload(
     custom_event_id: Any,
     *,
@@ -146,8 +142,10 @@ def custom_event_payload(
     phone: Any = None,
     crm_id: Any = None,
     data_fields: list[dict[str, Any]] | dict[str, Any] | None = None,
+    validate: bool = True,
 ) -> dict[str, Any]:
-    """The body of ``POST /scenariocustomevents`` for exactly one customer identifier.
+    """The body of ``POST /scenariocustomevents`` for exactly one customer identifier (the one builder of
+    that body: the operator and the hook both call it).
 
     :param custom_event_id: the custom event's id (int32 > 0).
     :param customer_id: the internal ECDP customer id (positive integer).
@@ -157,26 +155,23 @@ def custom_event_payload(
     :param phone: phone number (max 20 characters, no spaces).
     :param crm_id: CRM id (max 128 characters).
     :param data_fields: see :func:`data_fields_payload`.
+    :param validate: ``False`` assembles the body from the values exactly as given (already API-shaped),
+        checking only that one identifier is given.
     :raises ExpertSenderConfigError: when zero or several identifiers are given.
     :raises ExpertSenderInvalidRecordError: naming each invalid value by its API field.
     """
     given = {"customer_id": customer_id, "email": email, "email_md5": email_md5,
              "email_sha256": email_sha256, "phone": phone, "crm_id": crm_id}  # fmt: skip
-    present = [name for name, value in given.items() if value is not None]
-    if len(present) != 1:
-        got = "none" if not present else " and ".join(present)
-        raise ExpertSenderConfigError(
-            "A custom event needs exactly one customer identifier: customer_id, email, email_md5, "
-            f"email_sha256, phone or crm_id (got {got})."
-        )
-    name = present[0]
-    data: dict[str, Any] = {"customEventId": custom_event_id, _IDENTIFIER_FIELDS[name]: given[name]}
+    name, value = one_identifier(given, what="A custom event")
+    data: dict[str, Any] = {"customEventId": custom_event_id, CUSTOM_EVENT_IDENTIFIERS[name]: value}
     if data_fields is not None:
         data["dataFields"] = data_fields
+    if not validate:
+        return data
     try:
         model = CustomEvent.model_validate(data)
     except ValidationError as err:
-        raise invalid(0, identifier_text(given[name]), problems_from(err)) from None
+        raise invalid(0, identifier_text(value), problems_from(err)) from None
     return model.to_api()
 
 

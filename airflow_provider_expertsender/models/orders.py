@@ -217,15 +217,21 @@ def order_payload(
     return model.to_api()
 
 
-def status_change_payload(order_id: Any, status: Any, website_id: Any = None) -> dict[str, Any]:
-    """The body of ``PUT /orders/status``: ``{"orderId", "orderStatus", "websiteId"?}``.
+def status_change_payload(
+    order_id: Any, status: Any, website_id: Any = None, *, validate: bool = True
+) -> dict[str, Any]:
+    """The body of ``PUT /orders/status``: ``{"orderId", "orderStatus", "websiteId"?}`` (the one builder of
+    that body: the operator and the hook both call it).
 
     :param order_id: the order id (1-128 characters; an int is accepted).
     :param status: ``placed``, ``paid``, ``completed`` or ``canceled`` in any case (``Cancelled`` accepted).
     :param website_id: optional int32 website id.
+    :param validate: ``False`` assembles the body from the values exactly as given (already API-shaped).
     :raises ExpertSenderInvalidRecordError: naming each invalid argument by its API field.
     """
     data = {"orderId": order_id, "orderStatus": status, "websiteId": website_id}
+    if not validate:
+        return {key: value for key, value in data.items() if value is not None}
     try:
         model = StatusChange.model_validate(data)
     except ValidationError as err:

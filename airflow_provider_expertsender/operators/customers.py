@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_expertsender.arguments import check_identifiers_early, one_identifier
 from airflow_provider_expertsender.endpoints import CUSTOMER_LOOKUPS
 from airflow_provider_expertsender.exceptions import ExpertSenderNotFoundError
-from airflow_provider_expertsender.operators._base import (
-    ExpertSenderBaseOperator,
-    check_identifiers_early,
-    one_identifier,
-)
+from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperator
 from airflow_provider_expertsender.operators._write import ExpertSenderBulkWriteOperator
 
 if TYPE_CHECKING:

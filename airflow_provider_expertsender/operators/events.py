@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_expertsender.endpoints import CUSTOM_EVENT_IDENTIFIERS
-from airflow_provider_expertsender.exceptions import ExpertSenderError
-from airflow_provider_expertsender.operators._base import (
-    ExpertSenderBaseOperator,
+from airflow_provider_expertsender.arguments import (
     check_identifiers_early,
     is_dynamic,
-    no_task_retry,
     one_identifier,
     require,
 )
+from airflow_provider_expertsender.endpoints import CUSTOM_EVENT_IDENTIFIERS
+from airflow_provider_expertsender.exceptions import ExpertSenderError
+from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperator, no_task_retry
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -109,10 +108,14 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
         data_fields = payload.get("dataFields") or []
         try:
             self.hook.send_custom_event(
-                event_id, **{kind: value}, data_fields=data_fields or None, retry_unsafe=self.retry_unsafe
+                event_id,
+                **{kind: value},
+                data_fields=data_fields or None,
+                retry_unsafe=self.retry_unsafe,
+                validate=False,  # validated by _payload() above
             )
         except ExpertSenderError as err:
-            if getattr(err, "maybe_applied", False) and not self.retry_unsafe:
+            if err.maybe_applied and not self.retry_unsafe:
                 raise no_task_retry(
                     f"Custom event {event_id} may have been fired although the request failed "
                     f"({err.message}). Not retrying the task, so the customer does not get it twice; "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_expertsender.arguments import is_dynamic, require
 from airflow_provider_expertsender.exceptions import ExpertSenderNotFoundError
-from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperator, is_dynamic, require
+from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperator
 from airflow_provider_expertsender.operators._write import ExpertSenderBulkWriteOperator
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class ExpertSenderUpdateOrderStatusOperator(_OneOrderOperator):
         # model then checks the id and website id against the API's rules.
         payload = status_change_payload(order_id, normalize_order_status(self.status), self.website_id)
         status, website_id = payload["orderStatus"], payload.get("websiteId")
-        self.hook.update_order_status(order_id, status, website_id)
+        self.hook.update_order_status(order_id, status, website_id, validate=False)  # validated above
         self.log.info("Order %s is now %s.", order_id, status)
         return {"order_id": order_id, "status": status, "website_id": website_id}
 

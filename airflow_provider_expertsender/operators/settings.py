@@ -4,27 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_expertsender.endpoints import SETTINGS_LISTS
-from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
-from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperator, is_dynamic
+from airflow_provider_expertsender.arguments import is_dynamic
+from airflow_provider_expertsender.endpoints import normalize_setting
+from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-
-def normalize_setting(setting: Any) -> str:
-    """Return the settings-list name in the spelling of ``endpoints.SETTINGS_LISTS``.
-
-    Case, surrounding blanks and ``-`` for ``_`` are forgiven (``"Customer-Attributes"`` works).
-
-    :raises ExpertSenderConfigError: ``setting`` names no settings list.
-    """
-    key = setting.strip().lower().replace("-", "_") if isinstance(setting, str) else setting
-    if key not in SETTINGS_LISTS:
-        raise ExpertSenderConfigError(
-            f"Unknown setting {setting!r}. Pass setting= one of: {', '.join(SETTINGS_LISTS)}."
-        )
-    return key
+__all__ = ["ExpertSenderListSettingsOperator", "normalize_setting"]
 
 
 class ExpertSenderListSettingsOperator(ExpertSenderBaseOperator):

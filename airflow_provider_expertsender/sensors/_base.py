@@ -1,6 +1,6 @@
 """What the ExpertSender sensors share: one poke, one deferral protocol, one way to read a trigger's event.
 
-A sensor defines how to fetch its record (sync hook), how to judge it (``triggers/_conditions.py``, the same
+A sensor defines how to fetch its record (sync hook), how to judge it (``conditions.py``, the same
 code the trigger uses) and which trigger waits for it in deferrable mode. This module runs the rest:
 
 * ``poke``: not found means "not yet"; errors the hook already retried (5xx, 429, connection) count as a
@@ -30,6 +30,7 @@ except ImportError:  # Airflow 2
     )
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_expertsender.conditions import TRANSIENT_ERRORS, Verdict
 from airflow_provider_expertsender.exceptions import (
     ExpertSenderAuthError,
     ExpertSenderConfigError,
@@ -41,8 +42,7 @@ from airflow_provider_expertsender.exceptions import (
     ExpertSenderTransportError,
     ExpertSenderValidationError,
 )
-from airflow_provider_expertsender.operators._base import DEFAULT_CONN_ID
-from airflow_provider_expertsender.triggers._conditions import TRANSIENT_ERRORS, Verdict
+from airflow_provider_expertsender.hooks.expertsender import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -134,7 +134,7 @@ class ExpertSenderBaseSensor(BaseSensorOperator):
         return False
 
     def _failure_error(self, message: str, event: dict[str, Any]) -> Exception:
-        """The exception for a "failure" verdict or event."""
+        """The exception for a "failure" verdict (``event`` is its ``details``) or a "failure" event."""
         return ExpertSenderError(message)
 
     def _trigger(self, *, deadline: float, include_record: bool) -> BaseTrigger:
@@ -159,10 +159,7 @@ class ExpertSenderBaseSensor(BaseSensorOperator):
             return False
         verdict = self._judge(record)
         if verdict.state == "failure":
-            raise self._failure_error(
-                verdict.message,
-                {"order_status": verdict.order_status, "deleted": verdict.deleted},
-            )
+            raise self._failure_error(verdict.message, verdict.details)
         if verdict.state == "waiting":
             self.log.info("%s", verdict.message)
             return False

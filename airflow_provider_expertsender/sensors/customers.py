@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_expertsender.arguments import check_identifiers_early, one_identifier
+from airflow_provider_expertsender.conditions import Verdict
 from airflow_provider_expertsender.endpoints import CUSTOMER_LOOKUPS
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
-from airflow_provider_expertsender.operators._base import check_identifiers_early, one_identifier
 from airflow_provider_expertsender.sensors._base import ExpertSenderBaseSensor
-from airflow_provider_expertsender.triggers._conditions import Verdict
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_expertsender.exceptions import ExpertSenderOrderStateError
-from airflow_provider_expertsender.operators._base import is_dynamic, require
-from airflow_provider_expertsender.sensors._base import ExpertSenderBaseSensor
-from airflow_provider_expertsender.triggers._conditions import (
+from airflow_provider_expertsender.arguments import is_dynamic, require
+from airflow_provider_expertsender.conditions import (
     Verdict,
     judge_order,
     order_statuses,
     status_list,
 )
+from airflow_provider_expertsender.exceptions import ExpertSenderOrderStateError
+from airflow_provider_expertsender.sensors._base import ExpertSenderBaseSensor
 
 if TYPE_CHECKING:
     from collections.abc import Collection

@@ -402,8 +402,10 @@ class _Engine:
 
     def _send(self, payloads: list[dict[str, Any]]) -> Any:
         if self.resource == "customers":
-            return self.hook.upsert_customers(payloads, mode=self.mode, match_by=self.match_by)
-        return self.hook.register_orders(payloads, mode=self.mode)
+            return self.hook.upsert_customers(
+                payloads, mode=self.mode, match_by=self.match_by, validate=False
+            )
+        return self.hook.register_orders(payloads, mode=self.mode, validate=False)
 
     def deliver(self, batch: _Batch) -> _Outcome:
         """Send one batch, isolating refused records; runs in a sender thread."""

@@ -7,8 +7,9 @@ then returns. Events are small JSON dicts:
 ``{"status": "success", "message": ..., "record": {...} | None, "deadline": ...}``
     the customer exists / the order reached a target status. ``record`` is the customer or order (personal
     data, stored by Airflow with the task until it resumes) or ``None`` when the sensor does not need it.
-``{"status": "failure", "message": ..., "order_status": ..., "deleted": ...}``
-    the order reached a failure status or was deleted.
+``{"status": "failure", "message": ..., **details}``
+    the wait can never succeed; ``details`` are the verdict's facts (for an order: ``order_status`` and
+    ``deleted``, the order reached a failure status or was deleted).
 ``{"status": "timeout", "message": ...}``
     the absolute ``deadline`` (POSIX seconds) passed before the condition was met.
 ``{"status": "error", "message": ..., "error": <exception class name>, "http_status": ...}``
@@ -27,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_expertsender.exceptions import ExpertSenderError, ExpertSenderNotFoundError
-from airflow_provider_expertsender.triggers._conditions import (
+from airflow_provider_expertsender.conditions import (
     TRANSIENT_ERRORS,
     Verdict,
     judge_order,
     order_statuses,
 )
+from airflow_provider_expertsender.exceptions import ExpertSenderError, ExpertSenderNotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -89,7 +90,7 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
 
     @abstractmethod
     def _judge(self, record: dict[str, Any]) -> Verdict:
-        """Whether the record ends the wait (``triggers/_conditions.py``, as the sensor's poke)."""
+        """Whether the record ends the wait (``conditions.py``, as the sensor's poke)."""
 
     @property
     @abstractmethod
@@ -160,12 +161,7 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
                     }
                 if verdict.state == "failure":
                     self.log.info("%s", verdict.message)
-                    return {
-                        "status": "failure",
-                        "message": verdict.message,
-                        "order_status": verdict.order_status,
-                        "deleted": verdict.deleted,
-                    }
+                    return {"status": "failure", "message": verdict.message, **verdict.details}
                 self.log.info("%s (poll %d)", verdict.message, polls)
             await self._sleep()
 

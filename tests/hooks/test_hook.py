@@ -17,6 +17,8 @@ from airflow_provider_expertsender import __version__
 from airflow_provider_expertsender.exceptions import (
     ExpertSenderAuthError,
     ExpertSenderConfigError,
+    ExpertSenderInvalidInputError,
+    ExpertSenderInvalidRecordError,
     ExpertSenderNotFoundError,
     ExpertSenderRateLimitError,
     ExpertSenderResponseError,
@@ -149,11 +151,58 @@ def test_not_found_in_both_styles(hook, emulator, style):
 
 def test_per_item_errors_in_a_2xx(hook, emulator):
     emulator.switches.item_error_style = "errors_2xx"
-    result = hook.upsert_customers([{"email": "ok@example.com"}, {"email": "x" * 400}, {"email": "b@ex.com"}])
+    records = [{"email": "ok@example.com"}, {"email": "x" * 400}, {"email": "b@ex.com"}]
+    result = hook.upsert_customers(records, validate=False)
     assert result.status == 201
     assert result.rejected_indexes == {1}
     assert result.accepted == 2
     assert all(e.index == 1 for e in result.item_errors)
+
+
+# -- records validated and converted like the operators' (validate=True by default) -----------------------
+
+
+def test_snake_case_records_arrive_converted(hook, emulator):
+    hook.upsert_customers([{"email": "ada@example.com", "first_name": "Ada", "crm_id": "C-1"}])
+    stored = emulator.store(emulator.api_key).customer(email="ada@example.com")
+    assert (stored["firstName"], stored["crmId"]) == ("Ada", "C-1")
+
+
+def test_an_unknown_key_is_refused_by_position_and_nothing_is_sent(hook, emulator):
+    records = [{"email": "a@example.com"}, {"email": "b@example.com", "frist_name": "Bo"}]
+    with pytest.raises(ExpertSenderInvalidInputError) as info:
+        hook.upsert_customers(records)
+    assert "record #1 (b@example.com): frist_name: unknown field; did you mean" in info.value.message
+    assert "validate=False" in info.value.message
+    assert emulator.requests == []
+
+
+def test_validate_false_sends_records_exactly_as_given(hook, emulator):
+    hook.upsert_customers([{"email": "ada@example.com", "first_name": "Ada"}], validate=False)
+    # The emulator, like ASP.NET, ignores a member it does not know: the name is lost.
+    assert emulator.store(emulator.api_key).customer(email="ada@example.com").get("firstName") is None
+
+
+def test_orders_events_and_status_changes_are_built_by_the_models(hook, emulator):
+    snake = {"total_value" if key == "totalValue" else key: value for key, value in order().items()}
+    hook.register_orders([snake])
+    hook.update_order_status("ORD-1", "Cancelled")
+    hook.send_custom_event("12", email="jane+news@example.com", data_fields={"coupon": "X-1", "amount": 3})
+    unit = emulator.store(emulator.api_key)
+    assert unit.order("ORD-1")["totalValue"] == 10.5
+    assert unit.order("ORD-1")["status"] == "canceled"
+    (event,) = unit.events
+    assert event["customEventId"] == 12
+    assert event["dataFields"] == [
+        {"name": "coupon", "type": "String", "value": "X-1"},
+        {"name": "amount", "type": "Number", "value": "3"},
+    ]
+
+
+def test_an_invalid_custom_event_is_refused_before_any_request(hook, emulator):
+    with pytest.raises(ExpertSenderInvalidRecordError, match="customEventId"):
+        hook.send_custom_event(0, email="jane+news@example.com")
+    assert emulator.requests == []
 
 
 # -- argument checks (nothing is sent) -------------------------------------------------------------------
@@ -181,8 +230,9 @@ def test_per_item_errors_in_a_2xx(hook, emulator):
         lambda h: h.upsert_customers([{"email": "a@b.c", "when": datetime.now()}]),
     ],
 )
-def test_bad_arguments_raise_config_errors_without_a_request(hook, emulator, call):
-    with pytest.raises(ExpertSenderConfigError):
+def test_bad_arguments_raise_typed_errors_without_a_request(hook, emulator, call):
+    refused = (ExpertSenderConfigError, ExpertSenderInvalidRecordError, ExpertSenderInvalidInputError)
+    with pytest.raises(refused):
         call(hook)
     assert emulator.requests == []
 
@@ -208,7 +258,7 @@ def test_forbidden_resource_is_an_auth_error(hook, emulator):
 
 def test_400_is_not_retried_and_keeps_problem_details(hook, emulator, waits):
     with pytest.raises(ExpertSenderValidationError) as info:
-        hook.upsert_customers([{"email": "ok@example.com"}, {"email": "not an email"}])
+        hook.upsert_customers([{"email": "ok@example.com"}, {"email": "not an email"}], validate=False)
     error = info.value
     assert error.substatus == "CustomerInvalidModelState"
     assert any(str(key).startswith("data[1]") for key in error.errors)

@@ -34,15 +34,22 @@ def test_each_identifier(keyword, value, field, sent):
     assert payload == {"customEventId": 12, field: sent}
 
 
+def test_a_blank_identifier_is_not_given_as_everywhere_else():
+    # One rule (arguments.is_given) for the hook, the operators, the sensors and the models.
+    payload = custom_event_payload(12, email="", phone="+48600100200")
+    assert payload == {"customEventId": 12, "customerPhone": "+48600100200"}
+
+
 def test_custom_event_id_accepts_integer_strings():
     assert custom_event_payload("12", email="a@b.co") == {"customEventId": 12, "customerEmail": "a@b.co"}
 
 
 @pytest.mark.parametrize(
-    "identifiers", [{}, {"email": "a@b.co", "phone": "1"}, {"customer_id": 1, "crm_id": "2"}]
+    "identifiers",
+    [{}, {"email": "a@b.co", "phone": "1"}, {"customer_id": 1, "crm_id": "2"}, {"email": " "}, {"email": ""}],
 )
 def test_exactly_one_identifier(identifiers):
-    with pytest.raises(ExpertSenderConfigError, match="exactly one customer identifier"):
+    with pytest.raises(ExpertSenderConfigError, match="A custom event needs exactly one of customer_id"):
         custom_event_payload(1, **identifiers)
 
 

@@ -494,7 +494,7 @@ class _UnattributedErrorsHook:
         batch_size = 10
         max_concurrency = 2
 
-    def upsert_customers(self, records: list[Any], mode: str, match_by: str) -> Any:
+    def upsert_customers(self, records: list[Any], mode: str, match_by: str, validate: bool = True) -> Any:
         from airflow_provider_expertsender.hooks._responses import ItemError, WriteResult
 
         return WriteResult(status=201, sent=len(records), item_errors=(ItemError(None, "something failed"),))

@@ -1,7 +1,8 @@
 """What "done", "not yet" and "failed" mean for the ExpertSender sensors.
 
 One definition, used by the sensors' ``poke`` (sync hook) and by the triggers of deferrable mode (async
-hook), so the three modes (poke, reschedule, deferrable) cannot drift apart. Pure functions over the records
+hook), so the three modes (poke, reschedule, deferrable) cannot drift apart. It is a public module of its own
+because both ``sensors/`` and ``triggers/`` import it. Pure functions over the records
 the hooks return; nothing here does I/O or logs (records carry personal data).
 
 Two facts about the real API are unknown ([UNK] in the API reference) and are decided here only:
@@ -11,7 +12,7 @@ the name of an order's status field in a GET response and how a soft-deleted ord
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_expertsender.exceptions import (
@@ -48,14 +49,13 @@ class Verdict:
     :param state: ``success`` (done), ``waiting`` (not yet) or ``failure`` (will never succeed).
     :param message: why, for logs and trigger events; names the order id or the identifier kind, never a
         customer's data.
-    :param order_status: the order's status in documented spelling (order sensor only).
-    :param deleted: whether the order is deleted (order sensor only).
+    :param details: small JSON facts a "failure" carries to the sensor (in the trigger event), for its typed
+        error; the order rule gives ``order_status`` and ``deleted``. Never personal data.
     """
 
     state: Literal["success", "waiting", "failure"]
     message: str
-    order_status: str | None = None
-    deleted: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def normalize_statuses(statuses: Collection[str] | str | None, *, param: str) -> tuple[str, ...] | None:
@@ -161,18 +161,20 @@ def judge_order(
     Otherwise success when its status is a target, else waiting.
     """
     status = order_status(order)
-    if order_is_deleted(order):
-        return Verdict("failure", f"Order {order_id} was deleted.", status, deleted=True)
+    deleted = order_is_deleted(order)
+    details = {"order_status": status, "deleted": deleted}
+    if deleted:
+        return Verdict("failure", f"Order {order_id} was deleted.", details)
     if status is not None and status in failure_statuses:
         return Verdict(
             "failure",
             f"Order {order_id} has status {status!r}, one of failure_statuses {list(failure_statuses)}.",
-            status,
+            details,
         )
     if not target_statuses:
-        return Verdict("success", f"Order {order_id} exists (status {status!r}).", status)
+        return Verdict("success", f"Order {order_id} exists (status {status!r}).", details)
     if status in target_statuses:
-        return Verdict("success", f"Order {order_id} reached status {status!r}.", status)
+        return Verdict("success", f"Order {order_id} reached status {status!r}.", details)
     return Verdict(
-        "waiting", f"Order {order_id} has status {status!r}; waiting for {list(target_statuses)}.", status
+        "waiting", f"Order {order_id} has status {status!r}; waiting for {list(target_statuses)}.", details
     )

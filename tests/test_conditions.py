@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
-from airflow_provider_expertsender.triggers._conditions import (
+from airflow_provider_expertsender.conditions import (
     effective_failure_statuses,
     judge_order,
     normalize_statuses,
     order_is_deleted,
     order_status,
 )
+from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 
 STATUSES = ("placed", "paid", "completed", "canceled")
 
@@ -67,19 +67,19 @@ class TestJudgeOrder:
     def test_waiting_while_the_status_is_not_a_target(self) -> None:
         verdict = judge({"id": "ORD-1", "status": "placed"})
         assert verdict.state == "waiting"
-        assert verdict.order_status == "placed"
+        assert verdict.details["order_status"] == "placed"
 
     def test_success_on_a_target_status_in_any_spelling(self) -> None:
         assert judge({"status": "PAID"}).state == "success"
 
     def test_failure_status_ends_the_wait(self) -> None:
         verdict = judge({"status": "Cancelled"})
-        assert (verdict.state, verdict.order_status, verdict.deleted) == ("failure", "canceled", False)
+        assert (verdict.state, verdict.details) == ("failure", {"order_status": "canceled", "deleted": False})
         assert "ORD-1" in verdict.message
 
     def test_deleted_order_fails_whatever_its_status(self) -> None:
         verdict = judge({"status": "paid", "isDeleted": True})
-        assert (verdict.state, verdict.deleted) == ("failure", True)
+        assert (verdict.state, verdict.details["deleted"]) == ("failure", True)
 
     def test_without_targets_existing_is_enough(self) -> None:
         assert judge({"status": "placed"}, targets=None).state == "success"

@@ -1,0 +1,83 @@
+"""Argument checks shared by the hook, the operators, the sensors and the models.
+
+One rule for "was this optional argument given?": ``None`` and a blank string (an empty rendered template,
+``""`` or whitespace) are not. Every "exactly one identifier" check in the package is :func:`one_identifier`,
+so an empty e-mail means the same to a hook call, an operator and a sensor.
+
+Imports nothing beyond the provider's exceptions (safe at DAG-parse time).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["check_identifiers_early", "is_dynamic", "is_given", "one_identifier", "require"]
+
+_JINJA_MARKERS = ("{{", "{%", "{#")
+
+
+def is_dynamic(value: Any) -> bool:
+    """Whether ``value`` is only known at run time.
+
+    True for an ``XComArg`` and for a string holding a Jinja template, also when nested in the values of a
+    dict, list or tuple (Airflow renders templates inside containers; it does not render dict keys).
+    """
+    if isinstance(value, str):
+        return any(marker in value for marker in _JINJA_MARKERS)
+    if isinstance(value, dict):
+        return any(is_dynamic(item) for item in value.values())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(is_dynamic(item) for item in value)
+    # XComArg and its subclasses (PlainXComArg, MapXComArg...), on both Airflow lines, without importing them.
+    return callable(getattr(value, "resolve", None)) and callable(getattr(value, "iter_references", None))
+
+
+def is_given(value: Any) -> bool:
+    """Whether an optional argument was given; ``None`` and a blank string (an empty rendered template) are
+    not."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None
+
+
+def one_identifier(candidates: Mapping[str, Any], *, what: str) -> tuple[str, Any]:
+    """Return the ``(name, value)`` of the only identifier given among ``candidates``.
+
+    :param candidates: argument name -> value, in the order shown to users.
+    :param what: who needs the identifier, for the message (e.g. ``"ExpertSenderGetCustomerOperator"``).
+    :raises ExpertSenderConfigError: none or several were given. The message names the arguments, never
+        their values (they are personal data).
+    """
+    given = [name for name, value in candidates.items() if is_given(value)]
+    if len(given) == 1:
+        return given[0], candidates[given[0]]
+    names = ", ".join(candidates)
+    if not given:
+        raise ExpertSenderConfigError(f"{what} needs exactly one of {names}; none was given. Pass one.")
+    raise ExpertSenderConfigError(
+        f"{what} needs exactly one of {names}; got {len(given)} ({', '.join(given)}). Pass only one of them."
+    )
+
+
+def check_identifiers_early(candidates: Mapping[str, Any], *, what: str) -> None:
+    """Run :func:`one_identifier` at DAG-parse time when the outcome cannot change at run time.
+
+    "None given" is final. Several given is final only when none of them is templated or an ``XComArg``
+    (one may render to ``""``); otherwise the check runs again in ``execute()``.
+    """
+    given = [value for value in candidates.values() if is_given(value)]
+    if len(given) > 1 and any(is_dynamic(value) for value in given):
+        return
+    one_identifier(candidates, what=what)
+
+
+def require(name: str, value: Any, *, what: str) -> Any:
+    """Return ``value``, or raise :class:`ExpertSenderConfigError` when the required argument is missing."""
+    if not is_given(value):
+        raise ExpertSenderConfigError(f"{what} needs {name}; it is {value!r}. Pass a non-empty {name}.")
+    return value
