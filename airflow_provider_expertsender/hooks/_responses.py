@@ -368,6 +368,27 @@ def _carries(record: Any, field: str, value: str) -> bool:
     return str(mine).strip() == value.strip()
 
 
+def refusal_reason(error: ExpertSenderError) -> str:
+    """The server's reason for refusing a request, in one line: the ``errors`` of its problem details, else
+    their ``detail`` or ``title``, else the error's message. (It may echo a value of a record: for dead
+    letters and logs the user asked for, not for default logs.)
+    """
+    errors = getattr(error, "errors", None)
+    parts: list[str] = []
+    if isinstance(errors, Mapping):
+        for key, messages in errors.items():
+            for message in messages if isinstance(messages, (list, tuple)) else [messages]:
+                parts.append(f"{key}: {message}")
+    elif isinstance(errors, (list, tuple)):
+        parts.extend(str(item) for item in errors)
+    elif errors:
+        parts.append(str(errors))
+    if not parts:
+        said = getattr(error, "detail", None) or getattr(error, "title", None)
+        parts.append(str(said) if said else error.message)
+    return "; ".join(parts)
+
+
 def urlhost(url: str | None) -> str:
     """``scheme://host`` of a URL (for messages: no path, no query that could carry data)."""
     if not url:

@@ -50,6 +50,8 @@ from airflow_provider_expertsender.hooks._responses import (
     ItemError,
     RequestInfo,
     WriteResult,
+    parse_item_errors,
+    refusal_reason,
     unwrap_list,
     unwrap_optional,
     unwrap_record,
@@ -70,7 +72,18 @@ if TYPE_CHECKING:
     import aiohttp
     import requests
 
-__all__ = ["ExpertSenderAsyncHook", "ExpertSenderHook", "ItemError", "WriteResult"]
+# ItemError, WriteResult, parse_item_errors and refusal_reason are defined in hooks/_responses.py (the one
+# place that reads response shapes) and public here: a caller that bisects a refused batch (the bulk engine)
+# reads a 400's named records with parse_item_errors(err.errors, size, records), its reason with
+# refusal_reason(err).
+__all__ = [
+    "ExpertSenderAsyncHook",
+    "ExpertSenderHook",
+    "ItemError",
+    "WriteResult",
+    "parse_item_errors",
+    "refusal_reason",
+]
 
 #: The connection id every hook, operator and sensor uses unless told otherwise.
 DEFAULT_CONN_ID = "expertsender_default"

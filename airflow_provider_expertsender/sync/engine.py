@@ -148,7 +148,7 @@ def _named_errors(exc: ExpertSenderError, payloads: list[dict[str, Any]]) -> dic
     errors = getattr(exc, "errors", None)
     if not errors:
         return {}
-    from airflow_provider_expertsender.hooks._responses import parse_item_errors
+    from airflow_provider_expertsender.hooks.expertsender import parse_item_errors
 
     named: dict[int, str] = {}
     for item in parse_item_errors(errors, len(payloads), payloads):

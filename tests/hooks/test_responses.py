@@ -199,3 +199,21 @@ def test_any_body_with_any_error_status_gives_a_typed_error(raw, status):
     assert isinstance(error, ExpertSenderError)
     assert error.status == status
     assert "{value}" in error.message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"errors": {"data[1].email": ["bad", "too long"]}}, "data[1].email: bad; data[1].email: too long"),
+        ({"errors": {"data[0]": "bad"}}, "data[0]: bad"),
+        ({"errors": ["data[2].phone: bad"], "detail": "ignored"}, "data[2].phone: bad"),
+        ({"detail": "The body is invalid.", "title": "Bad Request"}, "The body is invalid."),
+        ({"title": "Bad Request"}, "Bad Request"),
+        ({}, "POST /customers was rejected (400)."),
+    ],
+)
+def test_refusal_reason_is_one_line_from_the_problem_details(kwargs, reason):
+    from airflow_provider_expertsender.hooks.expertsender import refusal_reason
+
+    error = ExpertSenderValidationError("POST /customers was rejected (400).", **kwargs)
+    assert refusal_reason(error) == reason
