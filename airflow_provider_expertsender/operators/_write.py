@@ -208,12 +208,15 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_expertsender.sync import run_write
+        from airflow_provider_expertsender.sync.deadletter import DeadLetterWriter
         from airflow_provider_expertsender.sync.mapping import RowMapper
 
         mapper = RowMapper(
             self.resource, field_map=self.field_map or None, row_mapper=self.row_mapper, logger=self.log
         )
         settings = self._settings() if self.validate_against_settings else None
+        # Kept on the operator so that on_kill can mark the file incomplete.
+        self._dead_letters = DeadLetterWriter(self.dead_letter_path or None)
         rows = self._rows()
         try:
             summary = run_write(
@@ -226,7 +229,7 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
                 max_concurrency=self.max_concurrency,
                 on_invalid=self.on_invalid,
                 max_rejected=self.max_rejected,
-                dead_letter_path=self.dead_letter_path or None,
+                dead_letter_path=self._dead_letters,
                 dry_run=self.dry_run_only,
                 settings=settings,
                 logger=self.log,
@@ -252,6 +255,20 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
                 close()  # release the file handle / database cursor at once, also on failure
         self._summary = summary
         return summary
+
+    def on_kill(self) -> None:
+        """The task is being killed (``SIGTERM``, ``execution_timeout``): the dead-letter file says so.
+
+        Every line it holds was written before the log reported it; this adds a line with stage
+        ``"incomplete"`` (see ``sync/deadletter.py``).
+        """
+        writer = getattr(self, "_dead_letters", None)
+        if writer is not None:
+            writer.interrupt(
+                "The task was killed before this write finished: the file holds every record reported until "
+                "then, but records not yet read or answered are not in it."
+            )
+        super().on_kill()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage datasets of the write: the file or tables read, the ExpertSender resource written."""

@@ -356,9 +356,7 @@ class _Engine:
         self.progress.invalid += 1
         if len(self.invalid_records) < 20:
             self.invalid_records.append(invalid)
-        if self.logged_rejections < LOGGED_REJECTIONS:
-            self.logged_rejections += 1
-            self.log.warning("Invalid %s %s", self.kind, invalid.describe())
+        # The dead letter first: a line the log reported is in the file even if the process dies right after.
         self.dead_letters.write(
             position=invalid.index,
             identifier=invalid.identifier,
@@ -367,6 +365,9 @@ class _Engine:
             record=record,
             problems=invalid.problems,
         )
+        if self.logged_rejections < LOGGED_REJECTIONS:
+            self.logged_rejections += 1
+            self.log.warning("Invalid %s %s", self.kind, invalid.describe())
 
     def spooled(self, batches: Iterator[_Batch]) -> Iterator[_Batch]:
         """Consume ``batches`` entirely into a temporary spool, then replay them (``on_invalid="fail"``)."""
@@ -553,6 +554,14 @@ class _Engine:
         self.in_doubt += len(batch)
         first, last = min(batch.positions), max(batch.positions)
         reason = getattr(error, "message", None) or type(error).__name__
+        for offset, payload in enumerate(batch.payloads):
+            self.dead_letters.write(
+                position=batch.positions[offset],
+                identifier=self._identifier(self.kind, payload),
+                stage="in_doubt",
+                reason=f"may or may not have been applied: {reason}",
+                record=batch.originals[offset] if batch.originals is not None else payload,
+            )
         self.log.error(
             "%s #%d-#%d (%d records of batch %d) may or may not have been applied: %s",
             self.kind,
@@ -562,14 +571,6 @@ class _Engine:
             batch.number,
             reason,
         )
-        for offset, payload in enumerate(batch.payloads):
-            self.dead_letters.write(
-                position=batch.positions[offset],
-                identifier=self._identifier(self.kind, payload),
-                stage="in_doubt",
-                reason=f"may or may not have been applied: {reason}",
-                record=batch.originals[offset] if batch.originals is not None else payload,
-            )
 
     def _record(self, batch: _Batch, outcome: _Outcome) -> None:
         progress = self.progress
@@ -584,10 +585,6 @@ class _Engine:
             payload = batch.payloads[offset]
             identifier = self._identifier(self.kind, payload)
             position = batch.positions[offset]
-            if self.logged_rejections < LOGGED_REJECTIONS:
-                self.logged_rejections += 1
-                who = f" ({identifier})" if identifier else ""
-                self.log.warning("Rejected by the API: %s #%d%s: %s", self.kind, position, who, reason)
             self.dead_letters.write(
                 position=position,
                 identifier=identifier,
@@ -595,6 +592,10 @@ class _Engine:
                 reason=reason,
                 record=batch.originals[offset] if batch.originals is not None else payload,
             )
+            if self.logged_rejections < LOGGED_REJECTIONS:
+                self.logged_rejections += 1
+                who = f" ({identifier})" if identifier else ""
+                self.log.warning("Rejected by the API: %s #%d%s: %s", self.kind, position, who, reason)
         for message in outcome.unattributed:
             self.unattributed += 1
             if self.unattributed <= LOGGED_REJECTIONS:
@@ -703,7 +704,8 @@ def run_write(
         before the task fails, as a count or a fraction of the records read (``0.01`` = 1 %). Checked at the
         end, after every valid record was sent.
     :param dead_letter_path: local path or object-storage URI of a JSON Lines file receiving every record that
-        did not land, with its position and the reason (personal data: store it like the source).
+        did not land, with its position and the reason (personal data: store it like the source); or a
+        ``DeadLetterWriter`` the caller keeps, to mark the file when the task is killed.
     :param dry_run: validate and count, send nothing.
     :param settings: a ``SettingsCatalog`` to check attribute names and consent ids against.
     :param progress_interval: seconds between progress lines in the log.
@@ -740,7 +742,12 @@ def run_write(
         mode = models.normalize_order_mode(mode)
         match_by = None
     progress = Progress(out, progress_interval)
-    with DeadLetterWriter(dead_letter_path) as dead_letters:
+    writer = (
+        dead_letter_path
+        if isinstance(dead_letter_path, DeadLetterWriter)
+        else DeadLetterWriter(dead_letter_path)
+    )
+    with writer as dead_letters:
         engine = _Engine(
             hook,
             resource=resource,
