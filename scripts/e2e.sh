@@ -77,7 +77,7 @@ if ((run_deployment)); then
   .venvs/e2e/bin/python scripts/e2e.py || status=1
 fi
 if ((run_browser)); then
-  echo "==> the browser test of the connection form is not in this revision yet"
+  .venvs/e2e/bin/python scripts/e2e_browser.py || status=1
 fi
 echo "==> make e2e took $((SECONDS - started)) s"
 exit $status
