@@ -28,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -216,7 +217,8 @@ def airflow_env(api_port: int) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
     home = HOME / "airflow"
-    home.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(home, ignore_errors=True)  # a fresh Airflow home: no logs or settings of an earlier run
+    home.mkdir(parents=True)
     passwords = home / "passwords.json"
     admin_password = secrets.token_urlsafe(12)
     passwords.write_text(json.dumps({"admin": admin_password}), encoding="utf-8")
@@ -449,7 +451,18 @@ def run_emails(url: str, sample_folder: Path) -> set[str]:
 # -- the run -------------------------------------------------------------------------------------------------
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (e2e.sh passes it on) ends the run through ``finally``: processes stopped, database dropped."""
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the clean-up must not be interrupted
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main() -> int:
+    _stop_on_sigterm()
     started = time.monotonic()
     logs = HOME / "logs"
     logs.mkdir(parents=True, exist_ok=True)

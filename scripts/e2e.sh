@@ -36,8 +36,10 @@ export E2E_DB="airflow_e2e_$$"
 mkdir -p "$E2E_HOME"
 : > "$E2E_HOME/pids"
 
+child=""
 cleanup() {
   local status=$?
+  stop_child
   # Stop whatever a script left running (each line: PID of a process-group leader it started).
   while read -r pid; do
     [ -n "$pid" ] && kill -TERM -- "-$pid" 2>/dev/null || true
@@ -51,8 +53,26 @@ cleanup() {
   fi
   exit $status
 }
+# The Python scripts run in the background so that a signal reaches this shell at once: it is passed on
+# (SIGTERM), the script stops its processes and drops its database, then the EXIT trap checks again.
+stop_child() {
+  if [ -n "$child" ]; then
+    kill -TERM "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+    child=""
+  fi
+}
+run() {
+  "$@" &
+  child=$!
+  wait "$child"
+  local rc=$?
+  child=""
+  return $rc
+}
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # PostgreSQL and Redis are services of the machine; start them if installed but stopped.
 if command -v pg_ctlcluster >/dev/null 2>&1 && ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
@@ -74,10 +94,10 @@ echo "==> e2e virtualenvs ready in $((SECONDS - started)) s"
 
 status=0
 if ((run_deployment)); then
-  .venvs/e2e/bin/python scripts/e2e.py || status=1
+  run .venvs/e2e/bin/python scripts/e2e.py || status=1
 fi
 if ((run_browser)); then
-  .venvs/e2e/bin/python scripts/e2e_browser.py || status=1
+  run .venvs/e2e/bin/python scripts/e2e_browser.py || status=1
 fi
 echo "==> make e2e took $((SECONDS - started)) s"
 exit $status
