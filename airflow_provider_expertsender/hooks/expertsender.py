@@ -217,6 +217,11 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
             self._policy = RetryPolicy.from_config(self.config)
         return self._policy
 
+    @retry_policy.setter
+    def retry_policy(self, policy: RetryPolicy) -> None:
+        """Replace the policy (the bulk engine wraps it to share 429s between its threads)."""
+        self._policy = policy
+
     def get_conn(self) -> requests.Session:
         """The hook's ``requests.Session`` (created once; shared by every thread using the hook)."""
         if self._session is None:

@@ -1,52 +1,41 @@
-"""The base of the bulk write operators (customers, orders): inputs, mapping, batching options, the summary.
+"""The base of the bulk write operators: inputs, the write options, the checkpoint, the summary.
 
-Subclasses set :attr:`~ExpertSenderBulkWriteOperator.resource` and
-:attr:`~ExpertSenderBulkWriteOperator.records_param`, take their records under that name, pass them on as
-``records=`` and add that name to ``template_fields``. Everything heavy (models, the sync engine, fsspec,
-database drivers) is imported in ``execute()`` only.
+A subclass names its resource (a descriptor of :mod:`~airflow_provider_expertsender.sync.resources`) and
+the argument holding its records (``customers``, ``events``...), which ``__init_subclass__`` makes a
+template field rendered as JSON. The options every bulk write shares are one
+:class:`~airflow_provider_expertsender.sync.options.WriteOptions` (``op.options``), rendered by Airflow as a
+nested template field. Everything heavy (models, the sync engine, fsspec, database drivers) is imported in
+``execute()`` only.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_expertsender.exceptions import (
-    ExpertSenderConfigError,
-    ExpertSenderError,
-    ExpertSenderRejectedRecordsError,
-)
-from airflow_provider_expertsender.operators._base import (
-    DEFAULT_CONN_ID,
-    ExpertSenderBaseOperator,
-    check_identifiers_early,
-    is_dynamic,
-    is_given,
-    no_task_retry,
-    one_identifier,
-)
+from airflow_provider_expertsender.arguments import check_identifiers_early, is_given, one_identifier
+from airflow_provider_expertsender.exceptions import ExpertSenderConfigError, ExpertSenderRejectedRecordsError
+from airflow_provider_expertsender.operators._base import DEFAULT_CONN_ID, ExpertSenderBaseOperator
+from airflow_provider_expertsender.sync.options import WriteOptions, takes_write_options
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_expertsender.models import SettingsCatalog
-
-ON_INVALID = ("fail", "skip")
+    from airflow_provider_expertsender.sync.resources import Resource
 
 
 class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
-    """Validate records and write them to ExpertSender in batches, from a list, files or a SQL query.
+    """Validate records and write them to ExpertSender, from a list, files or a SQL query.
 
     Exactly one input: the records (the subclass's argument, e.g. ``customers``), ``source_path`` or ``sql``.
-    Every record is validated locally before it is sent; batches go out ``max_concurrency`` at a time. When
+    Every record is validated locally before it is sent; requests go out ``max_concurrency`` at a time. When
     the API refuses a batch, the records it names (or that halving the batch isolates) are rejected one by one
-    with the server's reason, and the rest still land. The XCom value is the summary: ``read``, ``invalid``,
-    ``sent``, ``accepted``, ``rejected``, ``batches``, ``requests``, ``dead_letter_path``, ``duration_s``...
-    See ``docs/bulk-sync.md`` for the details.
+    with the server's reason, and the rest still land. A task retry resumes from the write's checkpoint. The
+    XCom value is the summary: ``read``, ``invalid``, ``sent``, ``accepted``, ``rejected``, ``in_doubt``,
+    ``batches``, ``requests``, ``dead_letter_path``, ``duration_s``... See ``docs/bulk-sync.md``.
 
-    :param records: the records, dicts with snake_case or camelCase keys; a list, an ``XComArg``, or a JSON
-        string (subclasses take it under their own name and template it).
     :param source_path: a file, folder or glob of JSON Lines / CSV / Parquet files; a local path or an
         object-storage URI (``s3://aws_conn@bucket/exports/``) (templated).
     :param sql: a SELECT whose rows are the records, or a ``.sql`` file (templated).
@@ -54,24 +43,28 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
     :param field_map: renames of keys/columns, ``{"mail": "email"}`` (templated).
     :param row_mapper: a callable taking a row (dict) and returning the record (dict), or its import path
         ``"package.module:function"``; for mappings the automatic rules do not cover.
-    :param mode: the write mode (templated); see the subclass.
-    :param match_by: customers: which identifier finds the customer (templated).
-    :param batch_size: records per request; default: the connection's ``batch_size`` extra (100).
+    :param batch_size: records per request (batched resources); default: the connection's ``batch_size``.
     :param max_concurrency: requests in flight; default: the connection's ``max_concurrency`` extra (4).
+    :param max_requests_per_second: at most this many requests per second (default: no cap; a 429 slows the
+        write down in any case).
     :param on_invalid: ``"fail"`` (default): when any record is invalid nothing is sent (the whole input is
         validated first); ``"skip"``: valid records are sent, invalid ones reported.
-    :param max_rejected: records allowed not to land (invalid, or refused by the API) before the task fails:
-        a count, or a fraction of the records read (``0.01`` = 1 %). Default 0. Checked after everything
-        valid was sent.
+    :param max_rejected: records allowed not to land (invalid, refused by the API, in doubt) before the task
+        fails: a count, or a fraction of the records read (``0.01`` = 1 %). Default 0.
     :param dead_letter_path: JSON Lines file (local path or object-storage URI) receiving each record that did
         not land, with its position and the reason; it holds personal data (templated).
+    :param checkpoint_path: folder (shared or object storage) of the write's checkpoint, so task retries
+        resume; default: a worker-local folder for writes that must not be repeated (templated).
+    :param retry_unsafe: repeat requests that may already have been applied (events, mode ``Add``).
     :param dry_run: validate and report what would be sent, without any request.
     :param validate_against_settings: also check attribute names and consent ids against the business unit's
         settings lists (read once per task).
     :param expertsender_conn_id: connection of the business unit (templated).
     """
 
+    #: The name of the resource's descriptor in ``sync.resources.RESOURCES`` (set by each subclass).
     resource: ClassVar[str]
+    #: The argument holding a list of records (set by each subclass; templated, rendered as JSON).
     records_param: ClassVar[str]
 
     template_fields: tuple[str, ...] = (
@@ -79,21 +72,22 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
         "source_path",
         "sql",
         "sql_conn_id",
-        "field_map",
-        "mode",
-        "match_by",
-        "dead_letter_path",
+        "options",
     )
     template_ext: tuple[str, ...] = (".sql",)
-    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "field_map": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
     ui_color = "#ffc78a"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         param = cls.__dict__.get("records_param")
-        if param and param not in cls.template_fields:
+        if param is None:
+            return
+        if param not in cls.template_fields:
             cls.template_fields = (*cls.template_fields, param)
+        cls.template_fields_renderers = {**cls.template_fields_renderers, param: "json"}
 
+    @takes_write_options
     def __init__(
         self,
         *,
@@ -101,38 +95,28 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
         source_path: Any = None,
         sql: str | None = None,
         sql_conn_id: str | None = None,
-        field_map: dict[str, str] | None = None,
-        row_mapper: Any = None,
-        mode: str,
+        mode: str | None = None,
         match_by: str | None = None,
-        batch_size: int | None = None,
-        max_concurrency: int | None = None,
-        on_invalid: str = "fail",
-        max_rejected: int | float = 0,
-        dead_letter_path: Any = None,
-        dry_run: bool = False,
-        validate_against_settings: bool = False,
         expertsender_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
+        options = WriteOptions.pop_from(kwargs)
         super().__init__(expertsender_conn_id=expertsender_conn_id, **kwargs)
         setattr(self, self.records_param, records)
         self.source_path = source_path
         self.sql = sql
         self.sql_conn_id = sql_conn_id
-        self.field_map = field_map
-        self.row_mapper = row_mapper
         self.mode = mode
         self.match_by = match_by
-        self.batch_size = batch_size
-        self.max_concurrency = max_concurrency
-        self.on_invalid = on_invalid
-        self.max_rejected = max_rejected
-        self.dead_letter_path = dead_letter_path
-        # Not self.dry_run: BaseOperator.dry_run() is a method (``airflow tasks test --dry-run`` calls it).
-        self.dry_run_only = dry_run
-        self.validate_against_settings = validate_against_settings
+        self.options = options
         self._check_arguments(records)
+
+    @property
+    def descriptor(self) -> Resource:
+        """What the engine knows about this operator's resource."""
+        from airflow_provider_expertsender.sync.resources import resource_named
+
+        return resource_named(self.resource)
 
     # ------------------------------------------------------------------------------------------- arguments
 
@@ -147,29 +131,13 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
             raise ExpertSenderConfigError(
                 f"{what}: sql needs sql_conn_id (the Airflow SQL connection to run it on)."
             )
-        if self.on_invalid not in ON_INVALID:
-            raise ExpertSenderConfigError(
-                f'{what}: on_invalid must be "fail" or "skip", got {self.on_invalid!r}.'
-            )
-        from airflow_provider_expertsender.sync.limits import parse_max_rejected
-
-        parse_max_rejected(self.max_rejected)
-        for name in ("batch_size", "max_concurrency"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ExpertSenderConfigError(f"{what}: {name} must be a positive integer, got {value!r}.")
-        mapper = self.row_mapper
-        if (
-            mapper is not None
-            and not callable(mapper)
-            and (not isinstance(mapper, str) or mapper.count(":") != 1)
-        ):
-            raise ExpertSenderConfigError(
-                f"{what}: row_mapper must be a callable or a 'package.module:function' string, "
-                f"got {mapper!r}."
-            )
-        if not is_given(self.mode) and not is_dynamic(self.mode):
+        self.options.check(what=what)
+        if self.descriptor.modes is not None and not is_given(self.mode):
             raise ExpertSenderConfigError(f"{what} needs a mode.")
+
+    def _write_arguments(self) -> dict[str, Any]:
+        """The resource's own arguments for ``run_write`` (mode, match_by; events add their id)."""
+        return {"mode": self.mode, "match_by": self.match_by}
 
     # ----------------------------------------------------------------------------------------------- input
 
@@ -188,66 +156,48 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
             return sources.sql_rows(value, str(self.sql_conn_id), self.log)
         return iter(sources.records_rows(value))
 
-    def _settings(self) -> SettingsCatalog:
-        from airflow_provider_expertsender.models import SettingsCatalog
-
-        hook = self.hook
-        if self.resource == "customers":
-            catalog = SettingsCatalog.from_lists(
-                customer_attributes=hook.list_customer_attributes(), consents=hook.list_consents()
-            )
-        else:
-            catalog = SettingsCatalog.from_lists(
-                order_attributes=hook.list_order_attributes(),
-                product_attributes=hook.list_product_attributes(),
-            )
-        self.log.info("Validating against the business unit's settings lists.")
-        return catalog
-
     # --------------------------------------------------------------------------------------------- execute
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_expertsender.sync import run_write
+        from airflow_provider_expertsender.sync.checkpoint import TaskTry
         from airflow_provider_expertsender.sync.deadletter import DeadLetterWriter
         from airflow_provider_expertsender.sync.mapping import RowMapper
 
+        descriptor, options = self.descriptor, self.options
         mapper = RowMapper(
-            self.resource, field_map=self.field_map or None, row_mapper=self.row_mapper, logger=self.log
+            descriptor.rows,
+            field_map=options.field_map or None,
+            row_mapper=options.row_mapper,
+            logger=self.log,
         )
-        settings = self._settings() if self.validate_against_settings else None
-        # Kept on the operator so that on_kill can mark the file incomplete.
-        self._dead_letters = DeadLetterWriter(self.dead_letter_path or None)
+        settings = None
+        if options.validate_against_settings:
+            if descriptor.settings is None:
+                raise ExpertSenderConfigError(
+                    f"{type(self).__name__}: validate_against_settings does not apply to {descriptor.name}."
+                )
+            settings = descriptor.settings(self.hook)
+            self.log.info("Validating against the business unit's settings lists.")
+        # Kept on the operator so that on_kill can mark the dead-letter file incomplete.
+        self._dead_letters = DeadLetterWriter(options.dead_letter_path or None)
         rows = self._rows()
         try:
             summary = run_write(
                 self.hook,
-                resource=self.resource,
+                resource=descriptor.name,
                 records=mapper.map(rows),
-                mode=self.mode,
-                match_by=self.match_by if self.resource == "customers" else None,
-                batch_size=self.batch_size,
-                max_concurrency=self.max_concurrency,
-                on_invalid=self.on_invalid,
-                max_rejected=self.max_rejected,
-                dead_letter_path=self._dead_letters,
-                dry_run=self.dry_run_only,
+                options=replace(options, dead_letter_path=self._dead_letters),
                 settings=settings,
+                task=TaskTry.from_context(context),
                 logger=self.log,
+                **self._write_arguments(),
             )
         except ExpertSenderRejectedRecordsError as err:
             # Downstream tasks (trigger_rule="all_done") and callbacks can still read the counts.
             ti = context.get("ti")
             if ti is not None:
                 ti.xcom_push(key="return_value", value=err.summary)
-            raise
-        except ExpertSenderError as err:
-            if getattr(err, "maybe_applied", False) and str(self.mode).strip().lower() == "add":
-                raise no_task_retry(
-                    f"A batch may have been applied although its request failed ({err.message}). Mode Add is "
-                    "not idempotent, so the task is not retried: the records in doubt are named in the log "
-                    "(and in the dead-letter file, stage in_doubt). Check them, then re-run; or use the "
-                    "upsert mode (AddOrUpdate / AddOrReplace), which is safe to repeat."
-                ) from err
             raise
         finally:
             close = getattr(rows, "close", None)

@@ -33,17 +33,12 @@ class ExpertSenderUpsertCustomersOperator(ExpertSenderBulkWriteOperator):
 
     resource = "customers"
     records_param = "customers"
-    template_fields: tuple[str, ...] = (*ExpertSenderBulkWriteOperator.template_fields, "customers")
-    template_fields_renderers = {
-        **ExpertSenderBulkWriteOperator.template_fields_renderers,
-        "customers": "json",
-    }
+    template_fields: tuple[str, ...] = (*ExpertSenderBulkWriteOperator.template_fields, "mode", "match_by")
 
     def __init__(
         self, *, customers: Any = None, mode: str = "AddOrUpdate", match_by: str = "Email", **kwargs: Any
     ) -> None:
         super().__init__(records=customers, mode=mode, match_by=match_by, **kwargs)
-        self.customers = customers
 
 
 class ExpertSenderGetCustomerOperator(ExpertSenderBaseOperator):

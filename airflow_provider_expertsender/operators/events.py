@@ -7,15 +7,19 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_expertsender.arguments import (
     check_identifiers_early,
     is_dynamic,
+    is_given,
     one_identifier,
     require,
 )
 from airflow_provider_expertsender.endpoints import CUSTOM_EVENT_IDENTIFIERS
 from airflow_provider_expertsender.exceptions import ExpertSenderError
 from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperator, no_task_retry
+from airflow_provider_expertsender.operators._write import ExpertSenderBulkWriteOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_expertsender.sync.checkpoint import Checkpoint
 
 #: The customer identifiers a custom event accepts, in the order shown in messages.
 EVENT_IDENTIFIERS = tuple(CUSTOM_EVENT_IDENTIFIERS)
@@ -49,6 +53,9 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
     :param data_fields: list of ``{name, type, value}`` or a dict of name -> value (templated, shown as
         JSON).
     :param retry_unsafe: repeat the request after failures where it may already have been applied.
+    :param checkpoint_path: folder every worker reaches (shared volume, object-storage URI) where the event
+        is journalled before it is sent; default: a folder on the worker (see docs/bulk-sync.md, resumable
+        runs) (templated).
     :param expertsender_conn_id: connection of the business unit (templated).
     """
 
@@ -56,6 +63,7 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
         "custom_event_id",
         *EVENT_IDENTIFIERS,
         "data_fields",
+        "checkpoint_path",
         "expertsender_conn_id",
     )
     template_fields_renderers = {"data_fields": "json"}
@@ -72,9 +80,11 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
         crm_id: str | None = None,
         data_fields: list[dict[str, Any]] | dict[str, Any] | None = None,
         retry_unsafe: bool = False,
+        checkpoint_path: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.checkpoint_path = checkpoint_path
         self.custom_event_id = custom_event_id
         self.customer_id = customer_id
         self.email = email
@@ -106,6 +116,26 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
         kind, value, payload = self._payload()
         event_id = payload["customEventId"]
         data_fields = payload.get("dataFields") or []
+        result = {"custom_event_id": event_id, "identifier": kind, "data_fields": len(data_fields)}
+        checkpoint = self._checkpoint(context)
+        if checkpoint is not None:
+            from airflow_provider_expertsender.sync.ledger import IN_DOUBT
+
+            verdict = checkpoint.admit(None, payload)
+            if verdict == IN_DOUBT:
+                raise no_task_retry(
+                    f"Custom event {event_id} was sent by an earlier try of this task, which ended (timeout, "
+                    "SIGTERM, lost worker) before ExpertSender answered: it may have been fired. Not sending "
+                    "it again, so the customer does not get it twice; check the scenario, and pass "
+                    "retry_unsafe=True if a duplicate is acceptable."
+                )
+            if verdict is not None:
+                self.log.info(
+                    "Custom event %s was fired by an earlier try of this task; not again.", event_id
+                )
+                checkpoint.close(complete=True)
+                return result
+            checkpoint.sending([payload])
         try:
             self.hook.send_custom_event(
                 event_id,
@@ -121,6 +151,66 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
                     f"({err.message}). Not retrying the task, so the customer does not get it twice; "
                     "check the scenario, and pass retry_unsafe=True if a duplicate is acceptable."
                 ) from err
+            if checkpoint is not None:
+                checkpoint.close(complete=False)
             raise
+        if checkpoint is not None:
+            checkpoint.confirmed([None], [payload])
+            checkpoint.close(complete=True)
         self.log.info("Fired custom event %s for the customer with that %s.", event_id, kind)
-        return {"custom_event_id": event_id, "identifier": kind, "data_fields": len(data_fields)}
+        return result
+
+    def _checkpoint(self, context: Context) -> Checkpoint | None:
+        """The task's checkpoint: the event is journalled before the request, so a later try of the task
+        (after a timeout, a SIGTERM or a lost worker) knows it may have been fired. None outside a task run
+        and with ``retry_unsafe``."""
+        from airflow_provider_expertsender.sync.checkpoint import Checkpoint, TaskTry, default_location
+
+        task = TaskTry.from_context(context)
+        if task is None or self.retry_unsafe:
+            return None
+        location = self.checkpoint_path if is_given(self.checkpoint_path) else None
+        return Checkpoint(
+            location if location is not None else default_location(task),
+            attempt=task.try_number,
+            intents=True,
+            shared=location is not None,
+            logger=self.log,
+        )
+
+
+class ExpertSenderSendCustomEventsOperator(ExpertSenderBulkWriteOperator):
+    """Fire a scenario custom event for many customers (``POST /scenariocustomevents``, one request per
+    event), from a list, a file or a SQL query.
+
+    Each row names its customer by exactly one identifier (``email``, ``customer_id``, ``crm_id``, ``phone``,
+    ``email_md5``, ``email_sha256``; snake_case or the API's ``customerEmail``...) and may carry data fields
+    as a ``data_fields`` dict or list (a JSON string column is fine) or as ``data_<name>`` columns, and its
+    own ``custom_event_id``. Events are validated before anything is sent and go out ``max_concurrency`` at a
+    time over one session.
+
+    A custom event is not idempotent. An event whose request may have reached ExpertSender without an answer
+    (read timeout, dropped connection, 5xx) is *in doubt*: dead-lettered with stage ``in_doubt``, counted in
+    ``in_doubt`` (which counts against ``max_rejected``), and never sent again: not by the hook, and not by a
+    task retry, which resumes from the write's checkpoint (``checkpoint_path``; see docs/bulk-sync.md) and
+    skips what earlier tries confirmed. ``retry_unsafe=True`` accepts duplicates instead. See
+    :class:`~airflow_provider_expertsender.operators._write.ExpertSenderBulkWriteOperator` for the inputs and
+    the other options; the XCom value is the write summary.
+
+    :param custom_event_id: id of the custom event for the rows without their own ``custom_event_id``
+        (templated).
+    :param events: the events, as dicts (templated, rendered as JSON).
+    """
+
+    resource = "custom_events"
+    records_param = "events"
+    template_fields: tuple[str, ...] = (*ExpertSenderBulkWriteOperator.template_fields, "custom_event_id")
+
+    def __init__(
+        self, *, custom_event_id: int | str | None = None, events: Any = None, **kwargs: Any
+    ) -> None:
+        super().__init__(records=events, **kwargs)
+        self.custom_event_id = custom_event_id
+
+    def _write_arguments(self) -> dict[str, Any]:
+        return {"custom_event_id": self.custom_event_id if is_given(self.custom_event_id) else None}

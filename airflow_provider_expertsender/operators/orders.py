@@ -26,12 +26,50 @@ class ExpertSenderRegisterOrdersOperator(ExpertSenderBulkWriteOperator):
 
     resource = "orders"
     records_param = "orders"
-    template_fields: tuple[str, ...] = (*ExpertSenderBulkWriteOperator.template_fields, "orders")
-    template_fields_renderers = {**ExpertSenderBulkWriteOperator.template_fields_renderers, "orders": "json"}
+    template_fields: tuple[str, ...] = (*ExpertSenderBulkWriteOperator.template_fields, "mode")
 
     def __init__(self, *, orders: Any = None, mode: str = "AddOrReplace", **kwargs: Any) -> None:
         super().__init__(records=orders, mode=mode, **kwargs)
-        self.orders = orders
+
+
+class ExpertSenderUpdateOrderStatusesOperator(ExpertSenderBulkWriteOperator):
+    """Change the status of many orders (``PUT /orders/status``, one request per order), from a list, a file
+    or a SQL query.
+
+    Each row is ``{order_id, status, website_id?}`` (snake_case or the API's ``orderId`` / ``orderStatus`` /
+    ``websiteId``); the status in any case (``placed``, ``paid``, ``completed``, ``canceled``). Changes are
+    validated before anything is sent and go out ``max_concurrency`` at a time; two changes of one order keep
+    their input order. Setting a status is idempotent, so the hook retries failed requests; an unknown order
+    is a rejected record (``max_rejected``, dead letters). See :class:`ExpertSenderBulkWriteOperator` for the
+    inputs and options; the XCom value is the write summary.
+
+    :param changes: the status changes, as dicts (templated, rendered as JSON).
+    """
+
+    resource = "order_statuses"
+    records_param = "changes"
+
+    def __init__(self, *, changes: Any = None, **kwargs: Any) -> None:
+        super().__init__(records=changes, **kwargs)
+
+
+class ExpertSenderDeleteOrdersOperator(ExpertSenderBulkWriteOperator):
+    """Delete many orders (``DELETE /orders/{id}``, one request per order), from a list, a file or a SQL
+    query.
+
+    ``order_ids`` is a list of plain ids (``["A-1", 1002]``) or of rows with ``order_id``; files and queries
+    give rows with an ``order_id`` column. Deleting is idempotent: the hook retries failed requests, and an
+    order that is already gone counts as done (``already_gone`` in the summary says how many). See
+    :class:`ExpertSenderBulkWriteOperator` for the inputs and options; the XCom value is the write summary.
+
+    :param order_ids: the orders to delete (templated, rendered as JSON).
+    """
+
+    resource = "order_deletes"
+    records_param = "order_ids"
+
+    def __init__(self, *, order_ids: Any = None, **kwargs: Any) -> None:
+        super().__init__(records=order_ids, **kwargs)
 
 
 class _OneOrderOperator(ExpertSenderBaseOperator):

@@ -1,9 +1,16 @@
 """The streaming write engine: validate, batch, send concurrently, isolate rejected records, summarise.
 
-One coordinating thread reads the input, validates each record into its API payload (``models``), groups
-payloads into batches and hands them to a pool of ``max_concurrency`` sender threads; it also collects their
-outcomes (counts, dead letters, log lines). At most ``2 * max_concurrency`` batches exist at any time, so
-memory does not grow with the input.
+The engine knows no resource: what customers, orders, custom events, status changes and deletes are (the
+endpoint, batched or one request per record, idempotent or not, the payload, the record key...) comes from
+their descriptor in :mod:`~airflow_provider_expertsender.sync.resources`.
+
+One coordinating thread reads the input, validates each record into its API payload (``models``), asks the
+write's ledgers (checkpoint, incremental state; :mod:`~airflow_provider_expertsender.sync.ledger`) whether to
+send it, groups payloads into batches (one record each for per-record resources) and hands them to a pool of
+``max_concurrency`` sender threads; it also collects their outcomes (counts, dead letters, confirmations, log
+lines). At most ``2 * max_concurrency`` batches exist at any time, so memory does not grow with the input.
+The sender threads share one :class:`~airflow_provider_expertsender.sync.budget.RequestBudget`: a 429 pauses
+all of them and lowers the concurrency.
 
 What happens to a batch the API refuses as a whole (HTTP 400) is decided here and nowhere else:
 
@@ -14,6 +21,12 @@ What happens to a batch the API refuses as a whole (HTTP 400) is decided here an
 * when both halves of such a batch land whole, the batch was refused for its size (the real per-request limit
   is undocumented), so later requests are capped to that half size and a warning says which ``batch_size`` to
   set. An HTTP 413 is treated the same way.
+
+A request that may have reached the API but got no answer (read timeout, dropped connection, 5xx) is *in
+doubt*. For a resource whose requests may be repeated the hook already retried it; otherwise its records are
+dead-lettered with stage ``in_doubt`` and never sent again: a batched write stops there, a per-record write
+goes on (and stops once the records in doubt alone exceed ``max_rejected``). When the try itself is ended
+(execution timeout, SIGTERM), the requests in flight get a few seconds to answer and the rest are in doubt.
 
 With ``on_invalid="fail"`` nothing may be sent while a later record could still turn out invalid, so the
 input is read and validated to the end first, the validated batches going to a temporary spool file (in memory
@@ -30,23 +43,27 @@ import pickle
 import struct
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_expertsender.exceptions import (
-    ExpertSenderConfigError,
     ExpertSenderError,
     ExpertSenderInvalidInputError,
     ExpertSenderInvalidRecordError,
+    ExpertSenderNotFoundError,
     ExpertSenderRejectedRecordsError,
     ExpertSenderValidationError,
     FieldProblem,
     InvalidRecord,
 )
+from airflow_provider_expertsender.hooks.expertsender import refusal_reason
+from airflow_provider_expertsender.sync.budget import BudgetPolicy, RequestBudget
 from airflow_provider_expertsender.sync.deadletter import DeadLetterWriter
+from airflow_provider_expertsender.sync.ledger import IN_DOUBT, Ledger
 from airflow_provider_expertsender.sync.limits import (
     describe_limit,
     exceeds,
@@ -54,15 +71,15 @@ from airflow_provider_expertsender.sync.limits import (
     positive_int,
 )
 from airflow_provider_expertsender.sync.mapping import RowError
+from airflow_provider_expertsender.sync.options import WriteOptions
 from airflow_provider_expertsender.sync.progress import DEFAULT_PROGRESS_INTERVAL, Progress
+from airflow_provider_expertsender.sync.resources import GONE, Resource, WriteContext, resource_named
 
 if TYPE_CHECKING:
     from airflow_provider_expertsender.models import SettingsCatalog
+    from airflow_provider_expertsender.sync.checkpoint import TaskTry
 
 log = logging.getLogger(__name__)
-
-RESOURCES = ("customers", "orders")
-ON_INVALID = ("fail", "skip")
 
 #: Records per request when neither the operator nor the connection says otherwise. The API's real limit is
 #: undocumented; 100 is conservative (public integrations send one record per request).
@@ -73,18 +90,14 @@ DEFAULT_MAX_CONCURRENCY = 4
 SPOOL_MEMORY_BYTES = 32 * 1024 * 1024
 #: Rejected records logged one line each; the rest are counted (and all go to the dead-letter file).
 LOGGED_REJECTIONS = 50
-#: A run stops early when this many first batches were refused entirely and the rejection limit is already
-#: exceeded: a systematic problem (wrong ``match_by`` for the business unit...) rather than bad records.
+#: A run stops early when this many first batches (or, one record per request, this many times as many
+#: first records) were refused entirely and the rejection limit is already exceeded: a systematic problem
+#: (wrong ``match_by``, an unknown custom event id...) rather than bad records.
 SYSTEMATIC_BATCHES = 3
-
-# matchBy -> the payload field that identifies the customer, for keeping writes of one customer in order.
-_MATCH_FIELDS = {
-    "Email": "email",
-    "PhoneNumber": "phone",
-    "CrmId": "crmId",
-    "VisitorId": "visitorId",
-    "GUID": "guid",
-}
+SYSTEMATIC_RECORDS_PER_BATCH = 10
+#: Seconds the requests in flight get to answer when the try is ended (timeout, SIGTERM) before they are
+#: reported in doubt.
+INTERRUPT_GRACE = 5.0
 
 
 @dataclass
@@ -108,42 +121,20 @@ class _Outcome:
     sent: int = 0
     accepted: int = 0
     requests: int = 0
+    gone: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (offset in the batch, reason)
+    # A request may have been applied without an answer (one request per record): (offset, reason).
+    in_doubt: list[tuple[int, str]] = field(default_factory=list)
     unattributed: list[str] = field(default_factory=list)
     # Answered 2xx, but an error named no record: any of these may be the one that failed (offset, reason).
-    in_doubt: list[tuple[int, str]] = field(default_factory=list)
-
-
-def _reason_of(exc: ExpertSenderError) -> str:
-    """The server's reason for refusing a request, in one line (problem-details errors, detail or title)."""
-    errors = getattr(exc, "errors", None)
-    parts: list[str] = []
-    if isinstance(errors, Mapping):
-        for key, messages in errors.items():
-            if isinstance(messages, (list, tuple)):
-                parts.extend(f"{key}: {m}" for m in messages)
-            else:
-                parts.append(f"{key}: {messages}")
-    elif isinstance(errors, (list, tuple)):
-        parts.extend(str(e) for e in errors)
-    elif errors:
-        parts.append(str(errors))
-    if not parts:
-        for attr in ("detail", "title"):
-            text = getattr(exc, attr, None)
-            if text:
-                parts.append(str(text))
-                break
-    if not parts:
-        parts.append(exc.message)
-    return "; ".join(parts)
+    unsure: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _named_errors(exc: ExpertSenderError, payloads: list[dict[str, Any]]) -> dict[int, str]:
     """Records of a refused batch that the error names, as ``{index in the batch: message}``.
 
-    How the API names items in a 400 is undocumented; the hook's response module owns that guess
-    (``hooks/_responses.py``), so this function only asks it.
+    How the API names items in a 400 is undocumented; the hook's response module owns that guess (by
+    position, or by identifier when the payloads are given), so this function only asks it.
     """
     errors = getattr(exc, "errors", None)
     if not errors:
@@ -244,104 +235,104 @@ def _is_batch_refusal(exc: ExpertSenderError) -> bool:
     return isinstance(exc, ExpertSenderValidationError) or exc.status == 413
 
 
+def _maybe_applied(exc: BaseException) -> bool:
+    return isinstance(exc, ExpertSenderError) and exc.maybe_applied
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The options of one run, resolved against the connection and checked."""
+
+    batch_size: int
+    max_concurrency: int
+    on_invalid: str
+    max_rejected: int | float
+
+
 class _Engine:
     def __init__(
         self,
         hook: Any,
+        resource: Resource,
+        context: WriteContext,
+        options: WriteOptions,
+        settings: _Settings,
         *,
-        resource: str,
-        mode: str,
-        match_by: str | None,
-        batch_size: int,
-        max_concurrency: int,
-        on_invalid: str,
-        max_rejected: int | float,
         dead_letters: DeadLetterWriter,
-        dry_run: bool,
-        settings: SettingsCatalog | None,
+        ledgers: Sequence[Ledger],
+        budget: RequestBudget,
         progress: Progress,
         log: Any,
     ) -> None:
         self.hook = hook
         self.resource = resource
-        self.mode = mode
-        self.match_by = match_by
-        self.batch_size = batch_size
-        self.max_concurrency = max_concurrency
-        self.on_invalid = on_invalid
-        self.max_rejected = max_rejected
+        self.context = context
+        self.options = options
+        self.batch_size = settings.batch_size if resource.batched else 1
+        self.max_concurrency = settings.max_concurrency
+        self.on_invalid = settings.on_invalid
+        self.max_rejected = settings.max_rejected
+        self.dry_run = options.dry_run
+        self.may_repeat = resource.may_repeat(context)
         self.dead_letters = dead_letters
-        self.dry_run = dry_run
-        self.settings = settings
+        self.ledgers = list(ledgers)
+        self.budget = budget
         self.progress = progress
         self.log = log
+        self.kind = resource.noun
         self.keep_originals = dead_letters.enabled
         self.invalid_records: list[InvalidRecord] = []  # the first few, for the error message
         self.unattributed = 0
         self.in_doubt = 0
+        self.gone = 0
+        self.skipped: Counter[str] = Counter()
         self.logged_rejections = 0
-        self.fully_refused_batches = 0  # among the first SYSTEMATIC_BATCHES completed ones
+        self.fully_refused_batches = 0  # among the first completed ones
         self.completed_batches = 0
+        self.systematic_window = SYSTEMATIC_BATCHES * (
+            1 if resource.batched else SYSTEMATIC_RECORDS_PER_BATCH
+        )
         self.stopped_early = False
+        self.complete = False
         # Largest number of records the API took in one request after refusing a bigger one (None: unknown).
         self._limit: int | None = None
         self._limit_lock = threading.Lock()
-        self._payload = self._payload_function()
-        self._key_field = _MATCH_FIELDS.get(match_by or "") if resource == "customers" else "id"
-        self.kind = "customer" if resource == "customers" else "order"
-        from airflow_provider_expertsender.models import record_identifier
-
-        self._identifier = record_identifier
+        self._payload = resource.payload(context)
+        self._key = resource.key(context) if resource.key is not None else None
 
     # ----------------------------------------------------------------- validation and batching (coordinator)
-
-    def _payload_function(self) -> Callable[[Mapping[str, Any], int], dict[str, Any]]:
-        from airflow_provider_expertsender import models
-
-        settings = self.settings
-        if self.resource == "customers":
-            match_by = self.match_by or "Email"
-
-            def customer(record: Mapping[str, Any], index: int) -> dict[str, Any]:
-                return models.customer_payload(record, match_by=match_by, index=index, settings=settings)
-
-            return customer
-
-        def order(record: Mapping[str, Any], index: int) -> dict[str, Any]:
-            return models.order_payload(record, index=index, settings=settings)
-
-        return order
-
-    def _key(self, payload: Mapping[str, Any]) -> Any:
-        """The identity of the record, so two writes of one customer/order are never in flight together."""
-        if self.resource == "orders":
-            return (payload.get("websiteId"), payload.get("id"))
-        value = payload.get(self._key_field) if self._key_field else None
-        return value.lower() if isinstance(value, str) else value
 
     def batches(self, records: Iterable[Any]) -> Iterator[_Batch]:
         """Validate ``records`` and yield them in batches of ``batch_size`` valid payloads."""
         progress = self.progress
         payload_of = self._payload
-        keyed = self.max_concurrency > 1 and self._key_field is not None
+        key_of = self._key if self.max_concurrency > 1 or self.ledgers else None
+        ledgers = self.ledgers
+        scalar_field = self.resource.scalar_field
         number = 0
         batch = _Batch(number, originals=[] if self.keep_originals else None)
         for position, record in enumerate(records):
             progress.read += 1
             try:
                 if type(record) is not dict and not isinstance(record, Mapping):
-                    raise ExpertSenderInvalidRecordError(_unusable(record, position))
+                    if scalar_field is None or isinstance(record, (RowError, list, tuple, set)):
+                        raise ExpertSenderInvalidRecordError(_unusable(record, position))
+                    record = {scalar_field: record}
                 payload = payload_of(record, position)
             except ExpertSenderInvalidRecordError as err:
                 self._invalid(err.record, record.row if isinstance(record, RowError) else record)
+                progress.maybe_log()
+                continue
+            key = key_of(payload) if key_of is not None else None
+            if ledgers and self._held(position, key, payload, record):
                 progress.maybe_log()
                 continue
             batch.positions.append(position)
             batch.payloads.append(payload)
             if batch.originals is not None:
                 batch.originals.append(record)
-            if keyed:
-                batch.keys.add(self._key(payload))
+            if key is not None:
+                batch.keys.add(key)
             if len(batch.payloads) >= self.batch_size:
                 progress.batches += 1
                 yield batch
@@ -351,6 +342,27 @@ class _Engine:
         if batch.payloads:
             progress.batches += 1
             yield batch
+
+    def _held(self, position: int, key: Any, payload: dict[str, Any], record: Any) -> bool:
+        """Ask the ledgers about one valid record; True when it is not to be sent."""
+        for ledger in self.ledgers:
+            verdict = ledger.admit(key, payload)
+            if verdict is None:
+                continue
+            if verdict == IN_DOUBT:
+                self.in_doubt += 1
+                self.dead_letters.write(
+                    position=position,
+                    identifier=self.resource.describe(payload),
+                    stage="in_doubt",
+                    reason="an earlier try of this task sent it and ended before the API answered; not sent "
+                    "again (check it, or pass retry_unsafe=True)",
+                    record=record,
+                )
+            else:
+                self.skipped[verdict] += 1
+            return True
+        return False
 
     def _invalid(self, invalid: InvalidRecord, record: Any) -> None:
         self.progress.invalid += 1
@@ -401,34 +413,56 @@ class _Engine:
 
     # ----------------------------------------------------------------------------- sending (sender threads)
 
-    def _send(self, payloads: list[dict[str, Any]]) -> Any:
-        if self.resource == "customers":
-            return self.hook.upsert_customers(
-                payloads, mode=self.mode, match_by=self.match_by, validate=False
-            )
-        return self.hook.register_orders(payloads, mode=self.mode, validate=False)
+    def _send(self, payloads: Any) -> Any:
+        """One request (a list of payloads, or one payload), within the shared budget."""
+        for ledger in self.ledgers:
+            ledger.sending(payloads if isinstance(payloads, list) else [payloads])
+        with self.budget.slot():
+            return self.resource.send(self.hook, payloads, self.context)
 
     def deliver(self, batch: _Batch) -> _Outcome:
         """Send one batch, isolating refused records; runs in a sender thread."""
         outcome = _Outcome()
+        if not self.resource.batched:
+            self._deliver_one(batch, outcome)
+            return outcome
         offsets = list(range(len(batch)))
         limit = self._limit or len(offsets)
         for start in range(0, len(offsets), limit):
             self._deliver(batch, offsets[start : start + limit], outcome)
         return outcome
 
+    def _deliver_one(self, batch: _Batch, outcome: _Outcome) -> None:
+        """A per-record resource: one request for the batch's only record."""
+        outcome.requests += 1
+        try:
+            result = self._send(batch.payloads[0])
+        except ExpertSenderError as exc:
+            if _maybe_applied(exc) and not self.may_repeat:
+                outcome.in_doubt.append((0, exc.message))
+                return
+            if not isinstance(exc, (ExpertSenderValidationError, ExpertSenderNotFoundError)):
+                raise
+            outcome.sent += 1
+            outcome.rejected.append((0, refusal_reason(exc)))
+            return
+        outcome.sent += 1
+        outcome.accepted += 1
+        if result == GONE:
+            outcome.gone += 1
+
     def _deliver(self, batch: _Batch, offsets: list[int], outcome: _Outcome) -> bool:
         """Send the records at ``offsets``; return whether all of them landed without an item error."""
         outcome.requests += 1
+        payloads = [batch.payloads[i] for i in offsets]
         try:
-            payloads = [batch.payloads[i] for i in offsets]
             result = self._send(payloads)
         except ExpertSenderError as exc:
             if not _is_batch_refusal(exc):
                 raise
             if len(offsets) == 1:
                 named = _named_errors(exc, payloads)
-                outcome.rejected.append((offsets[0], named.get(0) or _reason_of(exc)))
+                outcome.rejected.append((offsets[0], named.get(0) or refusal_reason(exc)))
                 return False
             named = {} if exc.status == 413 else _named_errors(exc, payloads)
             if named:
@@ -461,7 +495,7 @@ class _Engine:
             reason = "the API answered with errors naming no record: " + "; ".join(
                 outcome.unattributed[unattributed:]
             )
-            outcome.in_doubt.extend((offsets[i], reason) for i in range(sent) if i not in failed)
+            outcome.unsure.extend((offsets[i], reason) for i in range(sent) if i not in failed)
             return False
         outcome.accepted += sent - len(failed)
         return not failed
@@ -477,7 +511,7 @@ class _Engine:
             "batch_size=%d (operator argument or connection extra) to avoid the extra requests.",
             refused,
             exc.status,
-            _reason_of(exc),
+            refusal_reason(exc),
             refused,
             accepted,
             accepted,
@@ -492,6 +526,7 @@ class _Engine:
             for _ in batches:
                 pass
             self.raise_if_invalid()
+            self.complete = True
             return
         if self.on_invalid == "fail":
             batches = self.spooled(batches)
@@ -509,17 +544,26 @@ class _Engine:
                 if failure is not None:
                     break
                 pending[pool.submit(self.deliver, batch)] = batch
-                self.progress.maybe_log()
-                if self._systematic():
+                self._maybe_log()
+                if self._systematic() or self._too_much_in_doubt():
                     self.stopped_early = True
                     break
+            else:
+                self.complete = True
             while pending:
                 error = self._collect(pending, wait(pending, return_when=FIRST_COMPLETED).done)
                 failure = failure or error
-                self.progress.maybe_log()
+                self._maybe_log()
+        except BaseException:
+            # The try is being ended (execution timeout, SIGTERM) or the input failed: let the requests in
+            # flight answer for a moment; whatever has not answered then may or may not have been applied.
+            self.complete = False
+            self._interrupted(pending)
+            raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
         if failure is not None:
+            self.complete = False
             self.log.error(
                 "Stopped after a request failed: read %d, sent %d, accepted %d, rejected %d so far. Records "
                 "of batches not yet sent were not written.%s",
@@ -527,12 +571,34 @@ class _Engine:
                 self.progress.sent,
                 self.progress.accepted,
                 self.progress.rejected,
-                " Mode Add is not idempotent: a re-run re-sends everything and the API may refuse the "
-                "records already added."
-                if self.mode == "Add"
-                else " The mode is idempotent: re-running the task re-sends every record safely.",
+                " The requests of this write must not be repeated: a task retry resumes from the checkpoint "
+                "and does not send the records in doubt again."
+                if not self.may_repeat
+                else " The write is idempotent: re-running the task re-sends every record safely.",
             )
             raise failure
+
+    def _interrupted(self, pending: dict[Future[_Outcome], _Batch]) -> None:
+        for future in list(pending):
+            if future.cancel():
+                del pending[future]
+        if not pending:
+            return
+        done, not_done = wait(pending, timeout=INTERRUPT_GRACE)
+        try:
+            self._collect(pending, done)
+        except Exception:
+            self.log.exception("Could not record the outcome of the last requests.")
+        for future in not_done:
+            batch = pending.pop(future)
+            if self.may_repeat:
+                continue
+            self._in_doubt(batch, range(len(batch)), "the task was ended while the request was in flight")
+
+    def _maybe_log(self) -> None:
+        if self.budget.rate_limited:
+            self.progress.note = self.budget.describe()
+        self.progress.maybe_log()
 
     def _collect(
         self, pending: dict[Future[_Outcome], _Batch], done: set[Future[_Outcome]]
@@ -542,32 +608,34 @@ class _Engine:
             batch = pending.pop(future)
             error = future.exception()
             if error is not None:
-                if getattr(error, "maybe_applied", False):
-                    self._in_doubt(batch, error)
+                if _maybe_applied(error) and not self.may_repeat:
+                    reason = getattr(error, "message", None) or type(error).__name__
+                    self._in_doubt(batch, range(len(batch)), reason)
                 failure = failure or error
                 continue
             self._record(batch, future.result())
         return failure
 
-    def _in_doubt(self, batch: _Batch, error: BaseException) -> None:
-        """A request of ``batch`` failed after it may have reached the API: log and dead-letter it."""
-        self.in_doubt += len(batch)
-        first, last = min(batch.positions), max(batch.positions)
-        reason = getattr(error, "message", None) or type(error).__name__
-        for offset, payload in enumerate(batch.payloads):
+    def _in_doubt(self, batch: _Batch, offsets: Iterable[int], reason: str) -> None:
+        """Requests of ``batch`` failed after they may have reached the API: log and dead-letter them."""
+        offsets = list(offsets)
+        self.in_doubt += len(offsets)
+        positions = [batch.positions[o] for o in offsets]
+        for offset in offsets:
+            payload = batch.payloads[offset]
             self.dead_letters.write(
                 position=batch.positions[offset],
-                identifier=self._identifier(self.kind, payload),
+                identifier=self.resource.describe(payload),
                 stage="in_doubt",
                 reason=f"may or may not have been applied: {reason}",
                 record=batch.originals[offset] if batch.originals is not None else payload,
             )
         self.log.error(
-            "%s #%d-#%d (%d records of batch %d) may or may not have been applied: %s",
+            "%s #%d-#%d (%d record(s) of batch %d) may or may not have been applied: %s",
             self.kind,
-            first,
-            last,
-            len(batch),
+            min(positions),
+            max(positions),
+            len(offsets),
             batch.number,
             reason,
         )
@@ -578,12 +646,18 @@ class _Engine:
         progress.accepted += outcome.accepted
         progress.requests += outcome.requests
         progress.rejected += len(outcome.rejected)
+        self.gone += outcome.gone
         self.completed_batches += 1
-        if self.completed_batches <= SYSTEMATIC_BATCHES and len(batch) > 1 and outcome.accepted == 0:
+        if (
+            self.completed_batches <= self.systematic_window
+            and (len(batch) > 1 or not self.resource.batched)
+            and outcome.accepted == 0
+            and outcome.rejected
+        ):
             self.fully_refused_batches += 1
         for offset, reason in outcome.rejected:
             payload = batch.payloads[offset]
-            identifier = self._identifier(self.kind, payload)
+            identifier = self.resource.describe(payload)
             position = batch.positions[offset]
             self.dead_letters.write(
                 position=position,
@@ -596,18 +670,20 @@ class _Engine:
                 self.logged_rejections += 1
                 who = f" ({identifier})" if identifier else ""
                 self.log.warning("Rejected by the API: %s #%d%s: %s", self.kind, position, who, reason)
+        if outcome.in_doubt:
+            self._in_doubt(batch, [o for o, _ in outcome.in_doubt], outcome.in_doubt[0][1])
         for message in outcome.unattributed:
             self.unattributed += 1
             if self.unattributed <= LOGGED_REJECTIONS:
                 self.log.warning("The API reported an error it did not tie to a record: %s", message)
-        if outcome.in_doubt:
-            self.in_doubt += len(outcome.in_doubt)
-            positions = [batch.positions[offset] for offset, _ in outcome.in_doubt]
-            for offset, reason in outcome.in_doubt:
+        if outcome.unsure:
+            self.in_doubt += len(outcome.unsure)
+            positions = [batch.positions[offset] for offset, _ in outcome.unsure]
+            for offset, reason in outcome.unsure:
                 payload = batch.payloads[offset]
                 self.dead_letters.write(
                     position=batch.positions[offset],
-                    identifier=self._identifier(self.kind, payload),
+                    identifier=self.resource.describe(payload),
                     stage="in_doubt",
                     reason=reason,
                     record=batch.originals[offset] if batch.originals is not None else payload,
@@ -621,30 +697,54 @@ class _Engine:
                 min(positions),
                 max(positions),
             )
+        if self.ledgers and outcome.accepted:
+            not_landed = (
+                {o for o, _ in outcome.rejected}
+                | {o for o, _ in outcome.in_doubt}
+                | {o for o, _ in outcome.unsure}
+            )
+            landed = [o for o in range(len(batch)) if o not in not_landed]
+            keys = [None] * len(landed)
+            payloads = [batch.payloads[o] for o in landed]
+            if self._key is not None:
+                keys = [self._key(p) for p in payloads]
+            for ledger in self.ledgers:
+                ledger.confirmed(keys, payloads)
 
     def _systematic(self) -> bool:
         """Stop early: the first batches were refused whole and the rejection limit is exceeded already."""
-        if self.fully_refused_batches < SYSTEMATIC_BATCHES:
+        if self.fully_refused_batches < self.systematic_window:
             return False
         not_landed = self.progress.rejected + self.progress.invalid + self.in_doubt
         if not exceeds(not_landed, self.max_rejected, self.progress.read):
             return False
         self.log.error(
-            "The API refused every record of the first %d batches: this looks like a systematic problem "
-            "(mode or match_by not matching the business unit's settings, an unknown attribute...) rather "
-            "than bad records. Stopping instead of sending the rest of the input.",
-            SYSTEMATIC_BATCHES,
+            "The API refused every %s of the first %d requests: this looks like a systematic problem (mode "
+            "or match_by not matching the business unit's settings, an unknown attribute or custom event "
+            "id...) rather than bad records. Stopping instead of sending the rest of the input.",
+            self.kind,
+            self.systematic_window,
+        )
+        return True
+
+    def _too_much_in_doubt(self) -> bool:
+        """Stop early: the records in doubt alone exceed ``max_rejected`` (the task fails anyway)."""
+        if not self.in_doubt or not exceeds(self.in_doubt, self.max_rejected, self.progress.read):
+            return False
+        self.log.error(
+            "%d %s record(s) are in doubt (their requests may have reached the API without an answer), more "
+            "than max_rejected=%s: stopping instead of sending the rest of the input.",
+            self.in_doubt,
+            self.kind,
+            describe_limit(self.max_rejected),
         )
         return True
 
     def summary(self) -> dict[str, Any]:
         progress = self.progress
-        summary: dict[str, Any] = {
-            "resource": self.resource,
-            "mode": self.mode,
-        }
-        if self.resource == "customers":
-            summary["match_by"] = self.match_by
+        summary: dict[str, Any] = {"resource": self.resource.name, "mode": self.context.mode}
+        if self.resource.summary_keys is not None:
+            summary.update(self.resource.summary_keys(self.context))
         summary.update(
             {
                 "read": progress.read,
@@ -652,6 +752,7 @@ class _Engine:
                 "sent": progress.sent,
                 "accepted": progress.accepted,
                 "rejected": progress.rejected,
+                "in_doubt": self.in_doubt,
                 "batches": progress.batches,
                 "requests": progress.requests,
                 "dead_letter_path": self.dead_letters.path,
@@ -659,15 +760,32 @@ class _Engine:
                 "dry_run": self.dry_run,
             }
         )
+        for name in self.resource.counts:
+            summary[name] = self.gone
+        summary.update(self.skipped)
         if self.unattributed:
             summary["unattributed_errors"] = self.unattributed
-        if self.in_doubt:
-            summary["in_doubt"] = self.in_doubt
         if self._limit is not None:
             summary["learned_batch_limit"] = self._limit
+        if self.budget.rate_limited:
+            summary["rate_limited"] = self.budget.rate_limited
         if self.stopped_early:
             summary["stopped_early"] = True
         return summary
+
+
+@contextmanager
+def _budget_policy(hook: Any, budget: RequestBudget) -> Iterator[None]:
+    """Let the hook's retry policy report 429s to ``budget`` for the duration of the write."""
+    policy = getattr(hook, "retry_policy", None)
+    if policy is None or not hasattr(type(hook), "retry_policy"):
+        yield
+        return
+    hook.retry_policy = BudgetPolicy.around(policy, budget)
+    try:
+        yield
+    finally:
+        hook.retry_policy = policy
 
 
 def run_write(
@@ -675,119 +793,124 @@ def run_write(
     *,
     resource: str,
     records: Iterable[Any],
-    mode: str,
+    mode: str | None = None,
     match_by: str | None = None,
-    batch_size: int | None = None,
-    max_concurrency: int | None = None,
-    on_invalid: str = "fail",
-    max_rejected: int | float = 0,
-    dead_letter_path: Any = None,
-    dry_run: bool = False,
+    custom_event_id: Any = None,
+    options: WriteOptions | None = None,
     settings: SettingsCatalog | None = None,
+    ledgers: Sequence[Ledger] = (),
+    task: TaskTry | None = None,
     progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
     logger: Any = None,
+    **option_values: Any,
 ) -> dict[str, Any]:
-    """Validate and write ``records`` to ExpertSender in batches; return the summary.
+    """Validate and write ``records`` to ExpertSender; return the summary.
 
     :param hook: an ``ExpertSenderHook`` (thread-safe; its connection gives the default batch size and
         concurrency).
-    :param resource: ``"customers"`` or ``"orders"``.
+    :param resource: a name of :data:`~airflow_provider_expertsender.sync.resources.RESOURCES`:
+        ``customers``, ``orders``, ``custom_events``, ``order_statuses`` or ``order_deletes``.
     :param records: an iterable of dicts (snake_case or camelCase keys), read once, lazily.
-    :param mode: ``Add``/``Update``/``AddOrUpdate`` (customers) or ``Add``/``AddOrReplace``/``Replace``
-        (orders), any case.
+    :param mode: customers ``Add``/``Update``/``AddOrUpdate``, orders ``Add``/``AddOrReplace``/``Replace``
+        (any case); None for the other resources.
     :param match_by: customers only: ``Email``, ``PhoneNumber``, ``CrmId``, ``GUID`` or ``VisitorId``.
-    :param batch_size: records per request (default: the connection's ``batch_size``).
-    :param max_concurrency: requests in flight (default: the connection's ``max_concurrency``).
-    :param on_invalid: ``"fail"``: if any record is invalid, nothing is sent (the whole input is validated
-        before the first request); ``"skip"``: valid records are sent, invalid ones reported.
-    :param max_rejected: how many records may fail to land (invalid and skipped, or rejected by the API)
-        before the task fails, as a count or a fraction of the records read (``0.01`` = 1 %). Checked at the
-        end, after every valid record was sent.
-    :param dead_letter_path: local path or object-storage URI of a JSON Lines file receiving every record that
-        did not land, with its position and the reason (personal data: store it like the source); or a
-        ``DeadLetterWriter`` the caller keeps, to mark the file when the task is killed.
-    :param dry_run: validate and count, send nothing.
+    :param custom_event_id: custom events: the id for records that do not carry their own.
+    :param options: the write options (:class:`~airflow_provider_expertsender.sync.options.WriteOptions`);
+        or give them as keyword arguments (``batch_size=...``).
     :param settings: a ``SettingsCatalog`` to check attribute names and consent ids against.
+    :param ledgers: more :class:`~airflow_provider_expertsender.sync.ledger.Ledger` participants (incremental
+        state...), asked after the checkpoint.
+    :param task: the task try running the write: with it, a write that must not be repeated checkpoints to
+        a default folder (see :mod:`~airflow_provider_expertsender.sync.checkpoint`).
     :param progress_interval: seconds between progress lines in the log.
     :param logger: where log lines go (default: this module's logger).
     :returns: the summary: ``resource``, ``mode``, ``match_by`` (customers), ``read``, ``invalid``, ``sent``,
-        ``accepted``, ``rejected``, ``batches``, ``requests``, ``dead_letter_path``, ``duration_s``,
-        ``dry_run``; plus ``unattributed_errors`` and ``learned_batch_limit`` when they occurred.
+        ``accepted``, ``rejected``, ``in_doubt``, ``batches``, ``requests``, ``dead_letter_path``,
+        ``duration_s``, ``dry_run``; ``already_gone`` (deletes); plus ``resumed``, ``unattributed_errors``,
+        ``learned_batch_limit``, ``rate_limited`` and ``stopped_early`` when they occurred.
     :raises ExpertSenderInvalidInputError: ``on_invalid="fail"`` and some record is invalid (nothing sent).
     :raises ExpertSenderRejectedRecordsError: more records than ``max_rejected`` did not land.
     """
-    from airflow_provider_expertsender import models
-
     out = logger or log
-    if resource not in RESOURCES:
-        raise ExpertSenderConfigError(f"resource must be one of {', '.join(RESOURCES)}, got {resource!r}.")
-    if on_invalid not in ON_INVALID:
-        raise ExpertSenderConfigError(f'on_invalid must be "fail" or "skip", got {on_invalid!r}.')
-    limit = parse_max_rejected(max_rejected)
+    descriptor = resource_named(resource)
+    options = replace(options, **option_values) if options is not None else WriteOptions(**option_values)
+    options.check(what=f"Writing {resource}")
+    limit = parse_max_rejected(options.max_rejected)
     config = getattr(hook, "config", None)
-    size = positive_int(
-        "batch_size",
-        batch_size if batch_size is not None else getattr(config, "batch_size", DEFAULT_BATCH_SIZE),
+    resolved = _Settings(
+        batch_size=positive_int(
+            "batch_size",
+            options.batch_size
+            if options.batch_size is not None
+            else getattr(config, "batch_size", DEFAULT_BATCH_SIZE),
+        ),
+        max_concurrency=positive_int(
+            "max_concurrency",
+            options.max_concurrency
+            if options.max_concurrency is not None
+            else getattr(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY),
+        ),
+        on_invalid=options.on_invalid,
+        max_rejected=limit,
     )
-    concurrency = positive_int(
-        "max_concurrency",
-        max_concurrency
-        if max_concurrency is not None
-        else getattr(config, "max_concurrency", DEFAULT_MAX_CONCURRENCY),
+    context = descriptor.context(
+        mode=mode,
+        match_by=match_by,
+        custom_event_id=custom_event_id,
+        settings=settings,
+        retry_unsafe=options.retry_unsafe,
     )
-    if resource == "customers":
-        mode = models.normalize_customer_mode(mode)
-        match_by = models.normalize_match_by(match_by or "Email")
-    else:
-        mode = models.normalize_order_mode(mode)
-        match_by = None
     progress = Progress(out, progress_interval)
-    writer = (
-        dead_letter_path
-        if isinstance(dead_letter_path, DeadLetterWriter)
-        else DeadLetterWriter(dead_letter_path)
-    )
+    budget = RequestBudget(resolved.max_concurrency, options.max_requests_per_second)
+    checkpoint = None if options.dry_run else _checkpoint(descriptor, context, options, task, out)
+    all_ledgers = ([checkpoint] if checkpoint is not None else []) + list(ledgers)
+    # A DeadLetterWriter the caller keeps (operators: to mark the file when the task is killed), or a path.
+    target = options.dead_letter_path
+    writer = target if isinstance(target, DeadLetterWriter) else DeadLetterWriter(target or None)
     with writer as dead_letters:
         engine = _Engine(
             hook,
-            resource=resource,
-            mode=mode,
-            match_by=match_by,
-            batch_size=size,
-            max_concurrency=concurrency,
-            on_invalid=on_invalid,
-            max_rejected=limit,
+            descriptor,
+            context,
+            options,
+            resolved,
             dead_letters=dead_letters,
-            dry_run=dry_run,
-            settings=settings,
+            ledgers=all_ledgers,
+            budget=budget,
             progress=progress,
             log=out,
         )
         out.info(
-            "Writing %s (mode %s%s): batches of %d, up to %d request(s) in flight, on_invalid=%s, "
-            "max_rejected=%s%s.",
-            resource,
-            mode,
-            f", match_by {match_by}" if match_by else "",
-            size,
-            concurrency,
-            on_invalid,
+            "Writing %s%s: %s, up to %d request(s) in flight%s, on_invalid=%s, max_rejected=%s%s%s.",
+            descriptor.name,
+            f" (mode {context.mode}{f', match_by {context.match_by}' if context.match_by else ''})"
+            if context.mode
+            else "",
+            f"batches of {resolved.batch_size}" if descriptor.batched else "one request per record",
+            resolved.max_concurrency,
+            f", at most {options.max_requests_per_second:g}/s" if options.max_requests_per_second else "",
+            resolved.on_invalid,
             describe_limit(limit),
-            ", DRY RUN (nothing is sent)" if dry_run else "",
+            f", checkpoint {checkpoint}" if checkpoint is not None else "",
+            ", DRY RUN (nothing is sent)" if options.dry_run else "",
         )
-        with _collector_ignores_older_objects():
-            engine.run(records)
+        try:
+            with _collector_ignores_older_objects(), _budget_policy(hook, budget):
+                engine.run(records)
+        finally:
+            for ledger in all_ledgers:
+                ledger.close(complete=engine.complete)
     summary = engine.summary()
     progress.log_line()
     out.info("Summary: %s", summary)
     not_landed = progress.invalid + progress.rejected + engine.in_doubt
-    if engine.stopped_early:
+    if engine.stopped_early and engine.fully_refused_batches >= engine.systematic_window:
         raise ExpertSenderRejectedRecordsError(
-            f"The API refused every record of the first {SYSTEMATIC_BATCHES} batches ({progress.rejected} "
-            f"record(s)), so the rest of the input was not sent ({progress.read} record(s) read so far). "
-            "This is a systematic problem, not bad records: check mode and match_by against the business "
-            "unit's customer identification setting, and the attribute names; the server's reasons are in "
-            "the task log lines starting with 'Rejected by the API'.",
+            f"The API refused every {descriptor.noun} of the first {engine.systematic_window} requests "
+            f"({progress.rejected} record(s)), so the rest of the input was not sent ({progress.read} "
+            "record(s) read so far). This is a systematic problem, not bad records: check mode and match_by "
+            "against the business unit's customer identification setting, the attribute names, the custom "
+            "event id; the server's reasons are in the task log lines starting with 'Rejected by the API'.",
             summary=summary,
         )
     if exceeds(not_landed, limit, progress.read):
@@ -796,13 +919,35 @@ def run_write(
             if summary["dead_letter_path"]
             else ""
         )
+        sent_all = "" if engine.stopped_early else " Every valid record was sent"
         raise ExpertSenderRejectedRecordsError(
-            f"{not_landed} of {progress.read} {resource} record(s) did not land ({progress.invalid} invalid, "
-            f"{progress.rejected} rejected by the API"
-            f"{f', {engine.in_doubt} in doubt' if engine.in_doubt else ''}), more than "
-            f"max_rejected={describe_limit(limit)}. "
-            f"Every valid record was sent ({progress.accepted} accepted). The reasons are in the task log "
-            f"lines starting with 'Invalid' or 'Rejected by the API' (identifiers only){where}.",
+            f"{not_landed} of {progress.read} {descriptor.name} record(s) did not land ({progress.invalid} "
+            f"invalid, {progress.rejected} rejected by the API, {engine.in_doubt} in doubt), more than "
+            f"max_rejected={describe_limit(limit)}.{sent_all} ({progress.accepted} accepted). The reasons "
+            "are "
+            "in the task log lines starting with 'Invalid', 'Rejected by the API' or 'may or may not have "
+            f"been applied' (identifiers only){where}.",
             summary=summary,
         )
     return summary
+
+
+def _checkpoint(
+    descriptor: Resource, context: WriteContext, options: WriteOptions, task: TaskTry | None, out: Any
+) -> Ledger | None:
+    """The write's checkpoint: at ``checkpoint_path``; else, for a task whose requests must not be
+    repeated, in the worker-local default folder; else none."""
+    may_repeat = descriptor.may_repeat(context)
+    location = options.checkpoint_path or None
+    if location is None and (task is None or may_repeat):
+        return None
+    from airflow_provider_expertsender.sync.checkpoint import Checkpoint, default_location
+
+    return Checkpoint(
+        location if location is not None else default_location(task),  # type: ignore[arg-type]
+        attempt=task.try_number if task is not None else 1,
+        intents=not descriptor.idempotent(context),
+        retry_unsafe=options.retry_unsafe,
+        shared=location is not None,
+        logger=out,
+    )

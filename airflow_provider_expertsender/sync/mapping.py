@@ -16,7 +16,9 @@ In this order, for every row:
      ``customer_<field>`` / ``customer.<field>`` -> the ``customer`` object (``customer_email``...);
      ``product_<field>`` / ``product.<field>`` -> one product line, ``product_attr_<name>`` -> its
      ``productAttributes``; ``order_id`` / ``orderId`` is the order's ``id`` when there is no ``id`` column.
-   both
+   custom events, status changes, deletes ("plain" rules)
+     only the rules below; the resource's payload function reads the columns (``data_*``...).
+   all
      any other ``a.b`` key -> nested object ``{"a": {"b": ...}}``; a string holding JSON in a column that is a
      list or object in the API (``products``, ``customAttributes``, ``consentsData``, ``orderAttributes``,
      ``customer``, in either spelling) is parsed; other keys pass unchanged (the models accept snake_case
@@ -58,6 +60,8 @@ _JSON_FIELDS = frozenset(
         "productAttributes",
         "product_attributes",
         "customer",
+        "dataFields",
+        "data_fields",
     }
 )
 _TRUE = frozenset({"true", "yes", "1", "y", "t"})
@@ -68,6 +72,29 @@ _RECENT_ORDERS = 10_000
 
 # Plan steps: (kind, source key, argument)
 _PASS, _JSON, _NESTED, _ATTR, _CONSENT, _CUSTOMER, _PRODUCT, _PRODUCT_ATTR = range(8)
+
+
+@dataclass(frozen=True)
+class RowRules:
+    """Which flat-row rules apply to a resource (``sync.resources.Resource.rows`` names one).
+
+    :param attribute_field: the API list that ``attr_<name>`` columns fill (both spellings), or None.
+    :param consents: ``consent_<id>`` columns fill ``consentsData.consents``.
+    :param orders: ``order_attr_*``, ``product_*``, ``customer_*`` and ``order_id`` columns, and product
+        lines grouped into orders.
+    """
+
+    attribute_field: tuple[str, str] | None = None
+    consents: bool = False
+    orders: bool = False
+
+
+#: The rules by name.
+ROW_RULES: dict[str, RowRules] = {
+    "customers": RowRules(("customAttributes", "custom_attributes"), consents=True),
+    "orders": RowRules(("orderAttributes", "order_attributes"), orders=True),
+    "plain": RowRules(),
+}
 
 
 @dataclass(frozen=True)
@@ -144,7 +171,7 @@ def _split_prefix(key: str, prefixes: tuple[str, ...]) -> str | None:
 class RowMapper:
     """Turns rows into records (see the module docstring for the rules).
 
-    :param resource: ``"customers"`` or ``"orders"``.
+    :param resource: the name of the rules in :data:`ROW_RULES` (``"customers"``, ``"orders"``, ``"plain"``).
     :param field_map: renames, ``{source key: target key}``.
     :param row_mapper: a callable or an import path (``"pkg.mod:func"``).
     :param logger: where warnings go (default: this module's logger).
@@ -162,15 +189,12 @@ class RowMapper:
             raise ExpertSenderConfigError(
                 f"field_map must be a dict of source key -> target key, got {type(field_map).__name__}."
             )
-        self.resource = resource
+        if resource not in ROW_RULES:
+            raise ExpertSenderConfigError(f"No row rules called {resource!r}; one of {', '.join(ROW_RULES)}.")
+        self.rules = ROW_RULES[resource]
         self.log = logger or log
         self.field_map = dict(field_map or {})
         self.row_mapper = load_row_mapper(row_mapper)
-        self._attribute_fields = (
-            ("customAttributes", "custom_attributes")
-            if resource == "customers"
-            else ("orderAttributes", "order_attributes")
-        )
         # With a row_mapper, field_map renames before it runs (in _rows), so the plans must not rename again.
         self._renames = {} if self.row_mapper is not None else self.field_map
         self._plans: dict[tuple[str, ...], _Plan] = {}
@@ -182,14 +206,12 @@ class RowMapper:
     def _classify(self, target: str) -> tuple[int, Any]:
         if target in _JSON_FIELDS:
             return _JSON, target
-        if self.resource == "customers":
-            name = _split_prefix(target, ("attr_", "attr."))
-            if name is not None:
-                return _ATTR, name
+        rules = self.rules
+        if rules.consents:
             consent = _split_prefix(target, ("consent_", "consent."))
             if consent is not None and consent.strip().isdigit():
                 return _CONSENT, int(consent)
-        else:
+        if rules.orders:
             name = _split_prefix(target, ("order_attr_", "order_attr.", "attr_", "attr."))
             if name is not None:
                 return _ATTR, name
@@ -204,6 +226,10 @@ class RowMapper:
                 return _CUSTOMER, name
             if target in ("order_id", "orderId"):
                 return _PASS, "id"
+        elif rules.attribute_field is not None:
+            name = _split_prefix(target, ("attr_", "attr."))
+            if name is not None:
+                return _ATTR, name
         if "." in target.strip("."):
             return _NESTED, tuple(target.split("."))
         return _PASS, target
@@ -275,8 +301,8 @@ class RowMapper:
                         nested = target[part] = {}
                     target = nested
                 target[arg[-1]] = value
-        if attributes:
-            field, snake = self._attribute_fields
+        if attributes and self.rules.attribute_field is not None:
+            field, snake = self.rules.attribute_field
             existing = record.pop(field, None) or record.pop(snake, None) or []
             record[field] = [*existing, *attributes]
         if consents:
@@ -323,7 +349,7 @@ class RowMapper:
 
     def _map(self, rows: Iterable[Any]) -> Iterator[Any]:
         apply = self._apply
-        if self.resource == "customers":
+        if not self.rules.orders:
             for row in rows:
                 if type(row) is dict or (isinstance(row, Mapping) and not isinstance(row, RowError)):
                     yield apply(row)[0]

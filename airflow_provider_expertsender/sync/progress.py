@@ -27,6 +27,8 @@ class Progress:
         self.started = time.monotonic()
         self._next = self.started + interval
         self.phase = "sending"
+        #: appended to the progress line when set (the shared request budget after a 429)
+        self.note = ""
         self.read = 0
         self.invalid = 0
         self.sent = 0
@@ -51,7 +53,7 @@ class Progress:
         rate = self.read / elapsed if elapsed > 0 else 0.0
         self.log.info(
             "Progress (%s): read %d, invalid %d, sent %d, accepted %d, rejected %d, %d request(s), "
-            "%.0f records/s, %.1f s elapsed.",
+            "%.0f records/s, %.1f s elapsed%s.",
             self.phase,
             self.read,
             self.invalid,
@@ -61,4 +63,5 @@ class Progress:
             self.requests,
             rate,
             elapsed,
+            f"; {self.note}" if self.note else "",
         )

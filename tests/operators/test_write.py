@@ -59,7 +59,7 @@ def test_two_inputs_one_templated_is_checked_after_rendering(emulator, store, ru
 
 def test_dry_run_does_not_shadow_base_operator_dry_run():
     op = upsert(customers=[], dry_run=True)
-    assert op.dry_run_only is True
+    assert op.options.dry_run is True
     assert callable(op.dry_run)
 
 

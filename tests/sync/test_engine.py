@@ -28,6 +28,7 @@ SUMMARY_KEYS = {
     "read",
     "invalid",
     "sent",
+    "in_doubt",
     "accepted",
     "rejected",
     "batches",
@@ -494,7 +495,9 @@ class _UnattributedErrorsHook:
         batch_size = 10
         max_concurrency = 2
 
-    def upsert_customers(self, records: list[Any], mode: str, match_by: str, validate: bool = True) -> Any:
+    def upsert_customers(
+        self, records: list[Any], mode: str, match_by: str, retry_unsafe: bool = False, validate: bool = True
+    ) -> Any:
         from airflow_provider_expertsender.hooks._responses import ItemError, WriteResult
 
         return WriteResult(status=201, sent=len(records), item_errors=(ItemError(None, "something failed"),))

@@ -68,7 +68,9 @@ def freeze_counts(records: list[dict[str, Any]], seen: list[int]) -> Iterator[di
 class NullHook:
     config = None
 
-    def upsert_customers(self, records: Any, mode: str, match_by: str, validate: bool = True) -> Any:
+    def upsert_customers(
+        self, records: Any, mode: str, match_by: str, retry_unsafe: bool = False, validate: bool = True
+    ) -> Any:
         from airflow_provider_expertsender.hooks._responses import WriteResult
 
         return WriteResult(status=201, sent=len(records), item_errors=())
