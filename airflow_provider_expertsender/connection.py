@@ -22,7 +22,7 @@ from airflow_provider_expertsender.endpoints import ORDER_GET_PATHS
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Connection
+    from airflow_provider_expertsender._compat import Connection
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,8 @@ _FALSE = ("false", "0", "no", "off")
 
 def mask_secret(secret: str) -> None:
     """Register ``secret`` with Airflow's secrets masker (task logs, rendered fields) on 2.10 and 3.x."""
-    try:
-        from airflow.sdk.log import mask_secret as mask
-    except ImportError:  # Airflow 2.10
-        from airflow.utils.log.secrets_masker import mask_secret as mask  # type: ignore[no-redef]
+    from airflow_provider_expertsender._compat import mask_secret as mask
+
     mask(secret)
 
 

@@ -10,15 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow.exceptions import AirflowException
+from airflow_provider_expertsender._compat import AirflowException, AirflowFailException
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-try:
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # Airflow 2
-    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
 
 class ExpertSenderError(AirflowException):

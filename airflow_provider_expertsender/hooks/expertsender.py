@@ -23,9 +23,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseHook
-
 from airflow_provider_expertsender import CONN_FIELDS, CONN_TYPE, HIDDEN_FIELDS, PLACEHOLDERS, RELABELING
+from airflow_provider_expertsender._compat import BaseHook, classic_form_parts, get_async_connection
 from airflow_provider_expertsender.arguments import one_identifier, require
 from airflow_provider_expertsender.connection import ExpertSenderConnectionConfig
 from airflow_provider_expertsender.endpoints import (
@@ -172,13 +171,10 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields of the Airflow 2.10 connection form, rendered from ``CONN_FIELDS``."""
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from flask_babel import lazy_gettext
-            from wtforms import IntegerField, StringField
-            from wtforms.validators import NumberRange, Optional
-        except ImportError:  # Airflow 3: the React UI reads "conn-fields" from the provider info
+        form = classic_form_parts()
+        if form is None:  # Airflow 3: the React UI reads "conn-fields" from the provider info
             return {}
+        BS3TextFieldWidget, lazy_gettext, IntegerField, StringField, NumberRange, Optional = form
         # Airflow 2.10 accepts only IntegerField, PasswordField, StringField and BooleanField (any other class
         # makes ProvidersManager drop the whole hook), so decimal seconds are a StringField that
         # ExpertSenderConnectionConfig parses and validates.
@@ -512,12 +508,7 @@ class ExpertSenderAsyncHook(_ExpertSenderBaseHook):
         if self._config is None:
             from asgiref.sync import sync_to_async
 
-            try:
-                from airflow.providers.common.compat.connection import get_async_connection
-            except ImportError:  # an older common-compat
-                conn = await sync_to_async(self.get_connection)(self.expertsender_conn_id)
-            else:
-                conn = await get_async_connection(self.expertsender_conn_id)
+            conn = await get_async_connection(self, self.expertsender_conn_id)
             # extra_dejson and mask_secret talk to the supervisor synchronously on Airflow 3: use a thread.
             self._config = await sync_to_async(ExpertSenderConnectionConfig.from_connection)(conn)
         return self._config

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from airflow.providers.common.compat.sdk import BaseOperator
+from airflow_provider_expertsender._compat import AirflowFailException, BaseOperator
 
 # The argument checks live in airflow_provider_expertsender.arguments (the hook and the sensors use them too);
 # re-exported for operators/_write.py, which imports them from here.
@@ -62,8 +62,4 @@ def no_task_retry(message: str) -> Exception:
 
     For a write that may already have been applied and must not be repeated (custom events, mode ``Add``).
     """
-    try:
-        from airflow.sdk.exceptions import AirflowFailException
-    except ImportError:  # Airflow 2
-        from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
     return AirflowFailException(message)

@@ -21,8 +21,7 @@ from airflow_provider_expertsender.sync.options import WriteOptions, takes_write
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from airflow.providers.common.compat.sdk import Context
-
+    from airflow_provider_expertsender._compat import Context
     from airflow_provider_expertsender.sync.resources import Resource
 
 

@@ -11,7 +11,7 @@ from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperat
 from airflow_provider_expertsender.operators._write import ExpertSenderBulkWriteOperator
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
+    from airflow_provider_expertsender._compat import Context
 
 #: The identifiers a customer can be fetched by, in the order shown in messages.
 CUSTOMER_IDENTIFIERS = tuple(CUSTOMER_LOOKUPS)

@@ -10,7 +10,7 @@ from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperat
 from airflow_provider_expertsender.operators._write import ExpertSenderBulkWriteOperator
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
+    from airflow_provider_expertsender._compat import Context
 
 
 class ExpertSenderRegisterOrdersOperator(ExpertSenderBulkWriteOperator):

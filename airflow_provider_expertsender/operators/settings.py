@@ -9,7 +9,7 @@ from airflow_provider_expertsender.endpoints import normalize_setting
 from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperator
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
+    from airflow_provider_expertsender._compat import Context
 
 __all__ = ["ExpertSenderListSettingsOperator", "normalize_setting"]
 

@@ -18,18 +18,14 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow.configuration import conf
-
-try:
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
-except ImportError:  # Airflow 2
-    from airflow.exceptions import (  # type: ignore[no-redef]
-        AirflowFailException,
-        AirflowSensorTimeout,
-        AirflowSkipException,
-    )
-from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue
-
+from airflow_provider_expertsender._compat import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
 from airflow_provider_expertsender.conditions import TRANSIENT_ERRORS, Verdict
 from airflow_provider_expertsender.exceptions import (
     ExpertSenderAuthError,
@@ -45,9 +41,7 @@ from airflow_provider_expertsender.exceptions import (
 from airflow_provider_expertsender.hooks.expertsender import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
-    from airflow.triggers.base import BaseTrigger
-
+    from airflow_provider_expertsender._compat import BaseTrigger, Context
     from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
 
 #: Extra time Airflow's own deferral timeout allows on top of the deadline, so that the trigger, which checks

@@ -13,7 +13,7 @@ from airflow_provider_expertsender.sensors._base import ExpertSenderBaseSensor
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow.triggers.base import BaseTrigger
+    from airflow_provider_expertsender._compat import BaseTrigger
 
 _WHAT = "ExpertSenderCustomerSensor"
 

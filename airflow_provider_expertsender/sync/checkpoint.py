@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from airflow_provider_expertsender._compat import AirflowFailException
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 from airflow_provider_expertsender.sync.ledger import IN_DOUBT, SEND, Ledger
 from airflow_provider_expertsender.sync.paths import as_path, display, is_uri
@@ -55,12 +56,6 @@ _SEGMENT = re.compile(r"^try-\d+-\d+(-\d+)?\.jsonl$")
 #: Confirmations kept in memory before an object-storage journal writes a segment (local: appended at once).
 _REMOTE_FLUSH_LINES = 5000
 _REMOTE_FLUSH_SECONDS = 5.0
-
-
-try:
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # Airflow 2
-    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
 
 class ExpertSenderCheckpointMissingError(ExpertSenderConfigError, AirflowFailException):

@@ -40,8 +40,7 @@ def file_dataset_name(location: str) -> tuple[str, str]:
 
 
 def _sql_inputs(sql: str, sql_conn_id: str) -> list[Any]:
-    from airflow.providers.common.compat.sdk import BaseHook
-    from airflow.providers.openlineage.sqlparser import SQLParser
+    from airflow_provider_expertsender._compat import BaseHook, SQLParser
 
     hook = BaseHook.get_connection(sql_conn_id).get_hook()
     connection = BaseHook.get_connection(sql_conn_id)
@@ -76,12 +75,14 @@ def write_lineage(
     :param sql_conn_id: its connection.
     :param summary: the write's summary, for the output statistics.
     """
-    from airflow.providers.common.compat.openlineage.facet import (
-        Dataset,
+    from airflow_provider_expertsender._compat import (
+        OpenLineageDataset as Dataset,
+    )
+    from airflow_provider_expertsender._compat import (
+        OperatorLineage,
         OutputDataset,
         OutputStatisticsOutputDatasetFacet,
     )
-    from airflow.providers.openlineage.extractors import OperatorLineage
 
     inputs: list[Any] = []
     try:

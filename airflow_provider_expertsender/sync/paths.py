@@ -26,10 +26,8 @@ def is_uri(location: str) -> bool:
 
 def object_storage_path(uri: str) -> Any:
     """Return an ``ObjectStoragePath`` for ``uri``, from the module the running Airflow line has."""
-    try:
-        from airflow.sdk import ObjectStoragePath
-    except ImportError:  # Airflow 2.10
-        from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
+    from airflow_provider_expertsender._compat import ObjectStoragePath
+
     try:
         return ObjectStoragePath(uri)
     except TypeError as err:

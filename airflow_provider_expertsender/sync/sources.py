@@ -288,12 +288,12 @@ def sql_rows(sql: str, sql_conn_id: str, logger: Any = None) -> Iterator[dict[st
 
     :raises ExpertSenderConfigError: the connection's hook is not a SQL (DB-API) hook.
     """
-    from airflow.providers.common.compat.sdk import BaseHook
+    from airflow_provider_expertsender import _compat
 
     out = logger or log
-    db_hook = BaseHook.get_connection(sql_conn_id).get_hook()
+    db_hook = _compat.BaseHook.get_connection(sql_conn_id).get_hook()
     try:
-        from airflow.providers.common.sql.hooks.sql import DbApiHook
+        from airflow_provider_expertsender._compat import DbApiHook
     except ImportError:  # common-sql not installed: accept any hook shaped like one
         is_sql = callable(getattr(db_hook, "get_records", None)) and callable(
             getattr(db_hook, "get_conn", None)

@@ -26,8 +26,7 @@ import time
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
-
+from airflow_provider_expertsender._compat import BaseTrigger, TriggerEvent
 from airflow_provider_expertsender.conditions import (
     TRANSIENT_ERRORS,
     Verdict,

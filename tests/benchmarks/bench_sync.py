@@ -346,7 +346,7 @@ def import_cost_ms(module: str, repeat: int = 5) -> tuple[float, float]:
     code = (
         "import time, airflow\n"
         "t0 = time.perf_counter()\n"
-        "from airflow.providers.common.compat.sdk import BaseHook, BaseOperator\n"
+        "from airflow_provider_expertsender._compat import BaseHook, BaseOperator\n"
         "t1 = time.perf_counter()\n"
         f"import {module}\n"
         "t2 = time.perf_counter()\n"

@@ -12,7 +12,7 @@ DAG_SOURCE = """
 from __future__ import annotations
 
 import pendulum
-from airflow.providers.common.compat.sdk import BaseHook
+from airflow_provider_expertsender._compat import BaseHook
 
 try:
     from airflow.sdk import dag, task

@@ -218,11 +218,11 @@ XCOM_DAG = """
 from __future__ import annotations
 
 import pendulum
-from airflow.providers.common.compat.sdk import task
 try:
-    from airflow.sdk import DAG
+    from airflow.sdk import DAG, task
 except ImportError:
     from airflow import DAG
+    from airflow.decorators import task
 
 from airflow_provider_expertsender.operators.customers import ExpertSenderUpsertCustomersOperator
 

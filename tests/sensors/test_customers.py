@@ -277,7 +277,8 @@ def fresh_import() -> dict[str, Any]:
     Airflow is imported first: what matters is what the sensor modules add at DAG-parse time.
     """
     code = (
-        "import json, sys; import airflow.providers.common.compat.sdk, airflow.triggers.base;"
+        "import json, sys; from airflow_provider_expertsender import _compat;"
+        "_compat.BaseSensorOperator, _compat.PokeReturnValue, _compat.BaseTrigger, _compat.conf;"
         "before = set(sys.modules);"
         "from airflow_provider_expertsender.sensors.customers import ExpertSenderCustomerSensor;"
         "import airflow_provider_expertsender.sensors.orders;"

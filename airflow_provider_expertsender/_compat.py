@@ -1,0 +1,233 @@
+"""The one module that knows which Airflow line it runs on (2.10, 3.0, 3.1+).
+
+Every other module of the package imports Airflow names from here, never from ``airflow`` itself (a test
+enforces it). Each name is looked up on first use, not when this module is imported, in the locations listed
+in ``_LOCATIONS``: the Airflow 3 Task SDK first, then the older homes. So an operator module pays only for the
+Airflow classes it uses, and nothing warns about a deprecated path on a line that has the new one.
+
+It needs no ``apache-airflow-providers-common-compat``: the official 2.10.5 image pins common-compat 1.3.0,
+which has no ``sdk`` module, and the newer releases need Airflow 2.11 or Python 3.11. The OpenLineage facets
+come from common-compat only because the OpenLineage provider (the ``openlineage`` extra) installs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    # What mypy sees: the Airflow 3.3 homes. At run time __getattr__ resolves each name on the line installed.
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.providers.common.compat.openlineage.facet import (
+        Dataset as OpenLineageDataset,
+    )
+    from airflow.providers.common.compat.openlineage.facet import (
+        OutputDataset,
+        OutputStatisticsOutputDatasetFacet,
+    )
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.providers.openlineage.sqlparser import SQLParser
+    from airflow.sdk import (
+        Asset,
+        AssetAlias,
+        BaseHook,
+        BaseOperator,
+        BaseSensorOperator,
+        Connection,
+        Context,
+        Metadata,
+        ObjectStoragePath,
+        PokeReturnValue,
+        conf,
+    )
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        AirflowTaskTimeout,
+    )
+    from airflow.sdk.log import mask_secret
+    from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+    #: Whether the running Airflow is 3.x (read from ``airflow.__version__`` on first use).
+    AIRFLOW_V_3_0_PLUS: bool
+
+__all__ = [
+    "AIRFLOW_V_3_0_PLUS",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowNotFoundException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "AirflowTaskTimeout",
+    "Asset",
+    "AssetAlias",
+    "BaseHook",
+    "BaseOperator",
+    "BaseSensorOperator",
+    "BaseTrigger",
+    "ClassicFormParts",
+    "Connection",
+    "Context",
+    "DbApiHook",
+    "Metadata",
+    "ObjectStoragePath",
+    "OpenLineageDataset",
+    "OperatorLineage",
+    "OutputDataset",
+    "OutputStatisticsOutputDatasetFacet",
+    "PokeReturnValue",
+    "SQLParser",
+    "TriggerEvent",
+    "classic_form_parts",
+    "conf",
+    "get_async_connection",
+    "mask_secret",
+]
+
+_SDK_EXCEPTIONS = "airflow.sdk.exceptions"  # 3.1+; on 2.10 and 3.0 they live in airflow.exceptions
+
+# name -> ((module, attribute), ...) tried in order; the first that imports wins.
+_LOCATIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    # Authoring classes: airflow.sdk from 3.0 (BaseHook from 3.1), the 2.x modules before.
+    "BaseHook": (("airflow.sdk", "BaseHook"), ("airflow.hooks.base", "BaseHook")),
+    "BaseOperator": (("airflow.sdk", "BaseOperator"), ("airflow.models.baseoperator", "BaseOperator")),
+    "BaseSensorOperator": (
+        ("airflow.sdk", "BaseSensorOperator"),
+        ("airflow.sensors.base", "BaseSensorOperator"),
+    ),
+    "PokeReturnValue": (("airflow.sdk", "PokeReturnValue"), ("airflow.sensors.base", "PokeReturnValue")),
+    "Context": (("airflow.sdk", "Context"), ("airflow.utils.context", "Context")),
+    "Connection": (("airflow.sdk", "Connection"), ("airflow.models.connection", "Connection")),
+    "ObjectStoragePath": (("airflow.sdk", "ObjectStoragePath"), ("airflow.io.path", "ObjectStoragePath")),
+    # Assets are Datasets on 2.10 (same outlet and outlet_events API).
+    "Asset": (("airflow.sdk", "Asset"), ("airflow.datasets", "Dataset")),
+    "AssetAlias": (("airflow.sdk", "AssetAlias"), ("airflow.datasets", "DatasetAlias")),
+    "Metadata": (("airflow.sdk", "Metadata"), ("airflow.datasets.metadata", "Metadata")),
+    # Triggers stay in airflow-core on every line.
+    "BaseTrigger": (("airflow.triggers.base", "BaseTrigger"),),
+    "TriggerEvent": (("airflow.triggers.base", "TriggerEvent"),),
+    # Configuration: the Task SDK's parser from 3.1 (same airflow.cfg and AIRFLOW__ variables).
+    "conf": (("airflow.sdk", "conf"), ("airflow.configuration", "conf")),
+    # 3.3: sdk.log tells the supervisor too; 3.0: the SDK's masker; 2.10: the core one.
+    "mask_secret": (
+        ("airflow.sdk.log", "mask_secret"),
+        ("airflow.sdk.execution_time.secrets_masker", "mask_secret"),
+        ("airflow.utils.log.secrets_masker", "mask_secret"),
+    ),
+    "AirflowException": ((_SDK_EXCEPTIONS, "AirflowException"), ("airflow.exceptions", "AirflowException")),
+    "AirflowNotFoundException": (
+        (_SDK_EXCEPTIONS, "AirflowNotFoundException"),
+        ("airflow.exceptions", "AirflowNotFoundException"),
+    ),
+    "AirflowFailException": (
+        (_SDK_EXCEPTIONS, "AirflowFailException"),
+        ("airflow.exceptions", "AirflowFailException"),
+    ),
+    "AirflowSkipException": (
+        (_SDK_EXCEPTIONS, "AirflowSkipException"),
+        ("airflow.exceptions", "AirflowSkipException"),
+    ),
+    "AirflowSensorTimeout": (
+        (_SDK_EXCEPTIONS, "AirflowSensorTimeout"),
+        ("airflow.exceptions", "AirflowSensorTimeout"),
+    ),
+    "AirflowTaskTimeout": (
+        (_SDK_EXCEPTIONS, "AirflowTaskTimeout"),
+        ("airflow.exceptions", "AirflowTaskTimeout"),
+    ),
+    # Optional providers (ImportError when not installed: the caller decides what that means).
+    "DbApiHook": (("airflow.providers.common.sql.hooks.sql", "DbApiHook"),),
+    "SQLParser": (("airflow.providers.openlineage.sqlparser", "SQLParser"),),
+    "OperatorLineage": (("airflow.providers.openlineage.extractors", "OperatorLineage"),),
+    "OpenLineageDataset": (("airflow.providers.common.compat.openlineage.facet", "Dataset"),),
+    "OutputDataset": (("airflow.providers.common.compat.openlineage.facet", "OutputDataset"),),
+    "OutputStatisticsOutputDatasetFacet": (
+        ("airflow.providers.common.compat.openlineage.facet", "OutputStatisticsOutputDatasetFacet"),
+    ),
+}
+
+
+def _resolve(name: str) -> Any:
+    errors: list[str] = []
+    for module_name, attribute in _LOCATIONS[name]:
+        try:
+            module = importlib.import_module(module_name)
+            return getattr(module, attribute)
+        except (ImportError, AttributeError) as err:
+            errors.append(f"{module_name}.{attribute}: {err}")
+    raise ImportError(
+        f"{name} is not available on this Airflow installation ({'; '.join(errors)})", name=name
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve an Airflow name on first use and keep it (PEP 562)."""
+    if name == "AIRFLOW_V_3_0_PLUS":
+        from airflow import __version__
+
+        value: Any = int(__version__.split(".", 1)[0]) >= 3
+    elif name in _LOCATIONS:
+        value = _resolve(name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def _name(name: str) -> Any:
+    return globals()[name] if name in globals() else __getattr__(name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+async def get_async_connection(hook: BaseHook, conn_id: str) -> Connection:
+    """Read a connection from an event loop (a trigger) without blocking it.
+
+    Airflow 3.3.2+ reads and masks it asynchronously (``aget_connection``). Before that, ``aget_connection``
+    (3.1+) masks the secrets with a synchronous call to the supervisor that fails while another call is in
+    flight on the loop, and 2.10/3.0 have only the synchronous ``get_connection``: those run in a worker
+    thread.
+
+    :param hook: the hook whose ``get_connection`` / ``aget_connection`` to use (subclass overrides count).
+    :param conn_id: the connection id.
+    """
+    from asgiref.sync import sync_to_async
+
+    aget_connection = getattr(hook, "aget_connection", None)
+    if aget_connection is not None and hasattr(_name("Connection"), "aextra_dejson"):
+        connection: Connection = await aget_connection(conn_id)
+        return connection
+    return await sync_to_async(hook.get_connection)(conn_id)
+
+
+class ClassicFormParts(NamedTuple):
+    """The Flask-AppBuilder / WTForms pieces of Airflow 2's connection form."""
+
+    text_widget: Any
+    lazy_gettext: Any
+    integer_field: Any
+    string_field: Any
+    number_range: Any
+    optional: Any
+
+
+def classic_form_parts() -> ClassicFormParts | None:
+    """The pieces of Airflow 2.10's connection-form widgets, or ``None`` without that UI.
+
+    Airflow 3 reads ``conn-fields`` from the provider info instead.
+    """
+    try:
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import NumberRange, Optional
+    except ImportError:
+        return None
+    return ClassicFormParts(
+        BS3TextFieldWidget, lazy_gettext, IntegerField, StringField, NumberRange, Optional
+    )
