@@ -18,7 +18,6 @@ from airflow_provider_expertsender.operators._write import ExpertSenderBulkWrite
 
 if TYPE_CHECKING:
     from airflow_provider_expertsender._compat import Context
-
     from airflow_provider_expertsender.sync.checkpoint import Checkpoint
 
 #: The customer identifiers a custom event accepts, in the order shown in messages.
