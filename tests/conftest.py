@@ -1,9 +1,10 @@
 """Test-session set-up shared by every test.
 
 An isolated ``AIRFLOW_HOME`` (sqlite metadata DB, examples off, a private dags folder) is configured *before*
-Airflow is imported anywhere, so the suite never touches a user's Airflow installation. Fixtures live in
-``tests/plugins/``: ``emulator.py`` (the local ECDP and the connection pointing at it) and ``airflow_dags.py``
-(a migrated metadata DB and ``run_dag``).
+Airflow is imported anywhere, so the suite never touches a user's Airflow installation. Fixtures: the
+package's pytest plugin (``expertsender_emulator``, ``expertsender_conn``: the local ECDP and the connection
+pointing at it), ``tests/plugins/emulator.py`` (the short name ``emulator``) and
+``tests/plugins/airflow_dags.py`` (a migrated metadata DB and ``run_dag``).
 """
 
 from __future__ import annotations
@@ -27,4 +28,10 @@ os.environ.update(
 for _name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_")]:
     del os.environ[_name]
 
-pytest_plugins = ["tests.plugins.emulator", "tests.plugins.airflow_dags"]
+# The package's plugin is also a pytest11 entry point; listing it by its module name is a no-op when the
+# installed provider already loaded it, and loads it when the installed metadata predates the entry point.
+pytest_plugins = [
+    "airflow_provider_expertsender.emulator.pytest_plugin",
+    "tests.plugins.emulator",
+    "tests.plugins.airflow_dags",
+]

@@ -42,3 +42,15 @@ def test_no_module_imports_a_private_module_of_another_package():
         if _private_of_another_package(path, module)
     ]
     assert found == []
+
+
+def test_nothing_outside_the_emulator_imports_it():
+    """The emulator ships in the wheel but no task, hook or trigger ever loads it (docs/emulator.md)."""
+    found = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted(ROOT.rglob("*.py"))
+        if path.relative_to(ROOT).parts[0] != "emulator"
+        for module in _imports(path)
+        if module.startswith(f"{PREFIX}emulator")
+    ]
+    assert found == []

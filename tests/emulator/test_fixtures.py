@@ -43,11 +43,25 @@ def test_expertsender_conn_points_at_the_emulator(expertsender_conn, emulator):
     assert conn["extra"]["backoff_max"] == 0.1
 
 
-def test_docs_example_hook_retries_against_the_emulator(expertsender_conn, emulator):
+def test_docs_example_hook_retries_against_the_emulator(expertsender_conn, expertsender_emulator):
     """The example of docs/emulator.md, run as written."""
     from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
 
-    emulator.switches.fail_next(status=503)  # first call fails, the hook retries
+    expertsender_emulator.switches.fail_next(status=503)  # first call fails, the hook retries
     ExpertSenderHook(expertsender_conn).upsert_customers([{"email": "jane@example.com"}])
-    assert emulator.store(emulator.api_key).customer(email="jane@example.com") is not None
-    assert [r.status for r in emulator.requests] == [503, 201]
+    unit = expertsender_emulator.store(expertsender_emulator.api_key)
+    assert unit.customer(email="jane@example.com") is not None
+    assert [r.status for r in expertsender_emulator.requests] == [503, 201]
+
+
+def test_loading_the_plugin_imports_neither_airflow_nor_the_emulator():
+    import subprocess
+    import sys
+
+    heavy = ("airflow", "airflow_provider_expertsender.emulator.server")
+    code = (
+        "import sys, airflow_provider_expertsender.emulator.pytest_plugin; "
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
