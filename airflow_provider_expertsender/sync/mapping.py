@@ -16,54 +16,60 @@ In this order, for every row:
      ``customer_<field>`` / ``customer.<field>`` -> the ``customer`` object (``customer_email``...);
      ``product_<field>`` / ``product.<field>`` -> one product line, ``product_attr_<name>`` -> its
      ``productAttributes``; ``order_id`` / ``orderId`` is the order's ``id`` when there is no ``id`` column.
+     These column names, ``id`` and ``websiteId`` are matched without case and underscores, as the models
+     match every field (``Order_Id``, ``ORDERID``, ``ID``, ``Website_Id``).
    custom events, status changes, deletes ("plain" rules)
      only the rules below; the resource's payload function reads the columns (``data_*``...).
    all
      any other ``a.b`` key -> nested object ``{"a": {"b": ...}}``; a string holding JSON in a column that is a
      list or object in the API (``products``, ``customAttributes``, ``consentsData``, ``orderAttributes``,
-     ``customer``, in either spelling) is parsed; other keys pass unchanged (the models accept snake_case
+     ``customer``, in any case) is parsed; other keys pass unchanged (the models accept snake_case
      and camelCase). ``None`` values (SQL ``NULL``, empty CSV cells) of attribute and consent columns are
-     left out.
+     left out. A JSON column that does not parse (or names a key twice) makes the row an invalid record naming
+     the column, and the file and line when the rows come from a source that tells them.
+
+Two columns that end up under one name (``field_map={"mail": "email"}`` with an ``email`` column too) are
+refused with :class:`~airflow_provider_expertsender.exceptions.ExpertSenderConfigError` naming them: one of
+the two values would be lost.
 
 Product lines of an order come either from a JSON column ``products`` (one row per order), or from
 ``product_*`` columns with one row per product line: consecutive rows with the same order ``id`` (and
 ``websiteId``) form one order, whose order-level fields are taken from its first row. Consecutive, because the
 input is a stream and memory must not grow with it: sort the query (``ORDER BY order_id``) or the file by
 order id. A row whose ``product_*`` columns are all empty (an order without lines in a ``LEFT JOIN``) adds no
-product line. An order id that comes back after other orders (among the last 10,000) is logged
-once as a warning: the input is not sorted.
+product line. An order id that comes back after other orders (among the last 10,000) is logged once as a
+warning: the input is not sorted. A row without an order id is never grouped with another one: it is an order
+of its own (which validation then refuses for its missing id), so a misnamed id column never merges orders.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
+from airflow_provider_expertsender.sync.strict_json import json_problem, loads_strict
 
 log = logging.getLogger(__name__)
 
-# Columns holding a list or an object in the API: a JSON string there is parsed.
+# Columns holding a list or an object in the API (folded: lower case, no underscores): a JSON string there is
+# parsed.
 _JSON_FIELDS = frozenset(
     {
         "products",
-        "customAttributes",
-        "custom_attributes",
-        "consentsData",
-        "consents_data",
-        "orderAttributes",
-        "order_attributes",
-        "productAttributes",
-        "product_attributes",
+        "customattributes",
+        "consentsdata",
+        "orderattributes",
+        "productattributes",
         "customer",
-        "dataFields",
-        "data_fields",
+        "datafields",
     }
 )
+# Folded column names that are an order's id.
+_ORDER_ID_COLUMNS = frozenset({"id", "orderid"})
 _TRUE = frozenset({"true", "yes", "1", "y", "t"})
 _FALSE = frozenset({"false", "no", "0", "n", "f"})
 _PLAN_CACHE_SIZE = 256
@@ -111,6 +117,10 @@ class RowError:
     row: Any = None
 
 
+class _BadRow(Exception):
+    """A row that cannot be mapped (raised in :meth:`RowMapper._apply`, reported as a :class:`RowError`)."""
+
+
 @dataclass(frozen=True)
 class _Plan:
     """Mapping steps ``(kind, source key, argument)`` for one set of row keys.
@@ -121,6 +131,16 @@ class _Plan:
     steps: tuple[tuple[int, str, Any], ...]
     identity: bool
     json_keys: tuple[str, ...]
+
+
+def _nowhere() -> str:
+    return ""
+
+
+def _at(where: Callable[[], str]) -> str:
+    """``"export.csv line 12: "`` for a message about the current row, or ``""`` when unknown."""
+    location = where()
+    return f"{location}: " if location else ""
 
 
 def load_row_mapper(row_mapper: Any) -> Callable[[Mapping[str, Any]], Any] | None:
@@ -204,7 +224,10 @@ class RowMapper:
     # ---------------------------------------------------------------------------------------------- planning
 
     def _classify(self, target: str) -> tuple[int, Any]:
-        if target in _JSON_FIELDS:
+        from airflow_provider_expertsender.models._base import fold_key
+
+        folded = fold_key(target)
+        if folded in _JSON_FIELDS:
             return _JSON, target
         rules = self.rules
         if rules.consents:
@@ -224,8 +247,10 @@ class RowMapper:
             name = _split_prefix(target, ("customer_", "customer."))
             if name is not None:
                 return _CUSTOMER, name
-            if target in ("order_id", "orderId"):
+            if folded in _ORDER_ID_COLUMNS:
                 return _PASS, "id"
+            if folded == "websiteid":
+                return _PASS, "websiteId"
         elif rules.attribute_field is not None:
             name = _split_prefix(target, ("attr_", "attr."))
             if name is not None:
@@ -241,11 +266,15 @@ class RowMapper:
         except KeyError:
             pass
         steps = []
-        for key in keys:
-            kind, arg = self._classify(self._renames.get(key, key))
-            if kind == _PASS and arg == "id" and "id" in keys and key != "id":
-                arg = key  # an explicit id column wins over order_id
+        classified = [(key, *self._classify(self._renames.get(key, key))) for key in keys]
+        explicit = [
+            key for key, kind, arg in classified if kind == _PASS and arg == "id" and key.lower() == "id"
+        ]
+        for key, kind, arg in classified:
+            if kind == _PASS and arg == "id" and explicit and key != explicit[0]:
+                arg = key  # an explicit id column wins over order_id (the model then names the clash)
             steps.append((kind, key, arg))
+        self._refuse_clashes(steps)
         identity = all(kind in (_PASS, _JSON) and key == arg for kind, key, arg in steps)
         json_keys = tuple(key for kind, key, _ in steps if kind == _JSON)
         plan = _Plan(tuple(steps), identity, json_keys)
@@ -253,6 +282,27 @@ class RowMapper:
             self._plans.clear()
         self._plans[keys] = plan
         return plan
+
+    @staticmethod
+    def _refuse_clashes(steps: list[tuple[int, str, Any]]) -> None:
+        """Two columns landing on one key of the record: one value would silently replace the other."""
+        targets: dict[Any, list[str]] = {}
+        for kind, key, arg in steps:
+            if kind in (_PASS, _JSON, _NESTED):
+                targets.setdefault(arg, []).append(key)
+            elif kind in (_CUSTOMER, _PRODUCT):
+                targets.setdefault(("customer" if kind == _CUSTOMER else "product", arg), []).append(key)
+        clashes = [(target, keys) for target, keys in targets.items() if len(keys) > 1]
+        if clashes:
+            described = "; ".join(
+                f"{' and '.join(map(repr, keys))} both become "
+                f"{'.'.join(target) if isinstance(target, tuple) else target!r}"
+                for target, keys in clashes
+            )
+            raise ExpertSenderConfigError(
+                f"Columns clash after renaming ({described}): one value would replace the other. Drop or "
+                "rename one of them (field_map, or the source's column names)."
+            )
 
     # --------------------------------------------------------------------------------------------- mapping
 
@@ -271,7 +321,10 @@ class RowMapper:
                 record[arg] = value
             elif kind == _JSON:
                 if isinstance(value, (str, bytes)) and value.strip()[:1] in ("[", "{", b"[", b"{"):
-                    value = json.loads(value)
+                    try:
+                        value = loads_strict(value)
+                    except ValueError as err:
+                        raise _BadRow(f"column {key[:64]!r}: not valid JSON ({json_problem(err)})") from None
                 record[arg] = value
             elif kind == _ATTR:
                 if value is not None:
@@ -312,7 +365,7 @@ class RowMapper:
             record["consentsData"] = data
         return record, product
 
-    def _rows(self, rows: Iterable[Any]) -> Iterator[Any]:
+    def _rows(self, rows: Iterable[Any], where: Callable[[], str]) -> Iterator[Any]:
         """Rows renamed by ``field_map``, then rewritten by ``row_mapper`` (failures become RowError)."""
         mapper = self.row_mapper
         assert mapper is not None
@@ -322,20 +375,31 @@ class RowMapper:
                 yield row
                 continue
             if renames:
-                row = {renames.get(k, k): v for k, v in row.items()}
+                renamed = {renames.get(k, k): v for k, v in row.items()}
+                if len(renamed) != len(row):
+                    self._refuse_clashes([(_PASS, k, renames.get(k, k)) for k in row])
+                row = renamed
             try:
                 mapped = mapper(row)
             except Exception as err:
-                yield RowError(f"row_mapper raised {type(err).__name__}: {err}", row)
+                yield RowError(f"{_at(where)}row_mapper raised {type(err).__name__}: {err}", row)
                 continue
             if not isinstance(mapped, Mapping):
-                yield RowError(f"row_mapper returned {type(mapped).__name__}, not a dict", row)
+                yield RowError(f"{_at(where)}row_mapper returned {type(mapped).__name__}, not a dict", row)
                 continue
             yield mapped
 
     def map(self, rows: Iterable[Any]) -> Iterator[Any]:
-        """Map ``rows`` lazily to records (and :class:`RowError` for the rows that cannot be mapped)."""
-        return self._map(self._rows(rows) if self.row_mapper is not None else rows)
+        """Map ``rows`` lazily to records (and :class:`RowError` for the rows that cannot be mapped).
+
+        :param rows: dict rows; when they come from a source that tells where each row came from
+            (``sources.SourceRows``), the errors name the file and line.
+        """
+        where = getattr(rows, "location", None) or _nowhere
+        return self._map(self._rows(rows, where) if self.row_mapper is not None else rows, where)
+
+    def _bad(self, bad: _BadRow, row: Any, where: Callable[[], str]) -> RowError:
+        return RowError(f"{_at(where)}{bad}", row)
 
     def _split_order(self, key: Any) -> None:
         self.split_orders += 1
@@ -347,12 +411,17 @@ class RowMapper:
                 key[1],
             )
 
-    def _map(self, rows: Iterable[Any]) -> Iterator[Any]:
+    def _map(self, rows: Iterable[Any], where: Callable[[], str]) -> Iterator[Any]:
         apply = self._apply
         if not self.rules.orders:
             for row in rows:
                 if type(row) is dict or (isinstance(row, Mapping) and not isinstance(row, RowError)):
-                    yield apply(row)[0]
+                    try:
+                        record = apply(row)[0]
+                    except _BadRow as bad:
+                        yield self._bad(bad, row, where)
+                        continue
+                    yield record
                 else:
                     yield row
             return
@@ -367,21 +436,29 @@ class RowMapper:
                     current = None
                 yield row
                 continue
-            record, product = apply(row)
+            try:
+                record, product = apply(row)
+            except _BadRow as bad:
+                if current is not None:
+                    yield current
+                    current = None
+                yield self._bad(bad, row, where)
+                continue
             if product is None:
                 if current is not None:
                     yield current
                     current = None
                 yield record
                 continue
-            key = (record.get("websiteId", record.get("website_id")), record.get("id"))
-            if current is not None and key == current_key:
+            key = (record.get("websiteId"), record.get("id"))
+            # A row without an order id never joins another order (a misnamed id column must not merge them).
+            if current is not None and key == current_key and key[1] is not None:
                 if any(v is not None for v in product.values()):
                     current["products"].append(product)
                 continue
             if current is not None:
                 yield current
-            if key in recent:
+            if key in recent and key[1] is not None:
                 self._split_order(key)
             recent[key] = None
             if len(recent) > _RECENT_ORDERS:

@@ -13,6 +13,17 @@ Files are found by :func:`list_files` and read by suffix:
 A SQL query runs on any Airflow SQL connection (common-sql ``DbApiHook``) with a server-side cursor where the
 driver has one (PostgreSQL psycopg2/psycopg: a named cursor; MySQL: ``SSCursor``), read ``fetchmany`` by
 ``fetchmany`` -- never ``fetchall``.
+
+Every source refuses duplicate column names (a CSV header ``email,first_name,email``, a Parquet schema, a
+query selecting ``a.email`` and ``b.email``), naming them: a dict row keeps one value per name, so the other
+column would be lost without a word. A JSON object with a key twice is an invalid row for the same reason.
+
+A row that cannot be read (a line that is not JSON or nested too deeply, a CSV line with broken quoting or
+bytes that are not UTF-8, a Parquet value Python cannot hold) becomes a :class:`~.mapping.RowError` naming its
+file and line: an invalid record like any other, not the end of the run. Only what makes the rest of a file
+unreadable stops it (an unclosed quote that runs to the end of the file, a truncated compressed file, a file
+that is not Parquet). :func:`files_rows` and :func:`sql_rows` return :class:`SourceRows`, which also tell
+where the row read last came from (for messages about it further down the pipeline).
 """
 
 from __future__ import annotations
@@ -20,7 +31,6 @@ from __future__ import annotations
 import ast
 import csv
 import gzip
-import json
 import logging
 import uuid
 import zlib
@@ -31,6 +41,7 @@ from typing import IO, Any
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError, ExpertSenderSourceError
 from airflow_provider_expertsender.sync.mapping import RowError
 from airflow_provider_expertsender.sync.paths import as_path, display
+from airflow_provider_expertsender.sync.strict_json import DuplicateKeyError, json_problem, loads_strict
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +64,66 @@ FORMATS = {
 _GLOB_CHARS = frozenset("*?[")
 
 
+class _Where:
+    """Where the row a source yielded last came from: ``<file> line <n>``, ``<file> row <n>``..."""
+
+    __slots__ = ("number", "source", "unit")
+
+    def __init__(self) -> None:
+        self.source = ""
+        self.unit = "line"
+        self.number = 0
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.unit} {self.number}" if self.source else ""
+
+
+class SourceRows:
+    """The rows of a source, read lazily, and where the row read last came from.
+
+    :param rows: the row iterator (a generator: :meth:`close` releases its file or cursor).
+    :param where: updated by the reader before each row it yields.
+    """
+
+    def __init__(self, rows: Iterator[Any], where: _Where) -> None:
+        self._rows = rows
+        self._where = where
+
+    def __iter__(self) -> SourceRows:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._rows)
+
+    def location(self) -> str:
+        """``"export.csv line 12"``, ``"the source query row 7"``...: where the last row came from."""
+        return str(self._where)
+
+    def close(self) -> None:
+        close = getattr(self._rows, "close", None)
+        if close is not None:
+            close()
+
+
+def _duplicates(names: Iterable[Any]) -> list[str]:
+    seen: set[Any] = set()
+    twice: list[str] = []
+    for name in names:
+        if name in seen and str(name) not in twice:
+            twice.append(str(name))
+        seen.add(name)
+    return twice
+
+
+def _refuse_duplicates(names: list[Any], where: str, hint: str) -> None:
+    twice = _duplicates(names)
+    if twice:
+        raise ExpertSenderSourceError(
+            f"{where} has duplicate column names: {', '.join(map(repr, twice))}. Each column needs its own "
+            f"name, or all but one of their values would be lost; {hint}"
+        )
+
+
 # ------------------------------------------------------------------------------------------------- records
 
 
@@ -65,7 +136,9 @@ def records_rows(records: Any) -> Iterable[Any]:
     """
     if isinstance(records, (str, bytes)):
         try:
-            records = json.loads(records)
+            records = loads_strict(records)
+        except DuplicateKeyError as err:
+            raise ExpertSenderConfigError(f"The records argument is JSON with a {err}.") from None
         except ValueError:
             try:
                 records = ast.literal_eval(records.decode() if isinstance(records, bytes) else records)
@@ -132,7 +205,7 @@ def list_files(source_path: Any) -> list[Any]:
     return sorted(files, key=str)
 
 
-def _jsonl_rows(handle: IO[bytes], name: str) -> Iterator[Any]:
+def _jsonl_rows(handle: IO[bytes], name: str, where: _Where) -> Iterator[Any]:
     first = True
     # readline rather than iterating the handle: Airflow 2.10 wraps object-storage files in a proxy that
     # forwards method calls but not the iterator protocol.
@@ -143,90 +216,162 @@ def _jsonl_rows(handle: IO[bytes], name: str) -> Iterator[Any]:
             stripped = line.lstrip()
             if stripped[:1] == b"[":
                 # A JSON array rather than JSON Lines: parse the whole file (not streamed).
-                yield from _json_array_rows(line + handle.read(), name)
+                yield from _json_array_rows(line + handle.read(), name, where)
                 return
             first = False
         if not line.strip():
             continue
+        where.number = number
         try:
-            yield json.loads(line)
+            yield loads_strict(line)
         except ValueError as err:
-            yield RowError(f"{name} line {number}: not valid JSON ({err.args[0].split(':')[0]})")
+            yield RowError(f"{name} line {number}: not valid JSON ({json_problem(err)})")
 
 
-def _json_array_rows(data: bytes, name: str) -> Iterator[Any]:
+def _json_array_rows(data: bytes, name: str, where: _Where) -> Iterator[Any]:
     log.warning("%s holds one JSON array, not JSON Lines: it is read whole into memory.", name)
     try:
-        items = json.loads(data)
+        items = loads_strict(data)
     except ValueError as err:
-        yield RowError(f"{name}: not valid JSON ({err.args[0].split(':')[0]})")
+        yield RowError(f"{name}: not valid JSON ({json_problem(err)})")
         return
-    yield from items if isinstance(items, list) else [items]
+    where.unit = "item"
+    for number, item in enumerate(items if isinstance(items, list) else [items], 1):
+        where.number = number
+        yield item
 
 
-def _text_lines(handle: IO[bytes], name: str) -> Iterator[str]:
-    """The file's lines decoded one by one, so bad UTF-8 is reported at its own line (line endings kept)."""
-    for number, raw in enumerate(iter(handle.readline, b""), 1):
+class _Lines:
+    """A file's lines decoded one by one, so bad UTF-8 is reported at its own line (line endings kept).
+
+    A line that is not UTF-8 is decoded with replacement characters and remembered in :attr:`bad`, so the CSV
+    row holding it can be reported as invalid while the rest of the file is read on.
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._lines = enumerate(iter(handle.readline, b""), 1)
+        self.bad: list[int] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        number, raw = next(self._lines)
         try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            return raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:
-            raise ExpertSenderSourceError(
-                f"{name} line {number}: not UTF-8 text. Save it as UTF-8 (nothing after it was read)."
-            ) from None
+            self.bad.append(number)
+            return raw.decode("utf-8", "replace")
 
 
-def _csv_rows(handle: IO[bytes], name: str, delimiter: str) -> Iterator[Any]:
+def _csv_rows(handle: IO[bytes], name: str, delimiter: str, where: _Where) -> Iterator[Any]:
     if csv.field_size_limit() < CSV_FIELD_LIMIT:
         csv.field_size_limit(CSV_FIELD_LIMIT)
+    lines = _Lines(handle)
     # strict: an unclosed quote is an error at the end of the file, never rows silently merged into one cell.
-    reader = csv.reader(_text_lines(handle, name), delimiter=delimiter, strict=True)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
-        if header is None:
-            return
-        width = len(header)
-        for row in reader:
-            if len(row) != width:
-                if not row:
-                    continue
-                yield RowError(
-                    f"{name} line {reader.line_num}: {len(row)} fields, the header has {width}",
-                    dict(zip(header, row, strict=False)),
-                )
-                continue
-            yield {key: (value if value != "" else None) for key, value in zip(header, row, strict=True)}
     except csv.Error as err:
-        raise ExpertSenderSourceError(
-            f"{name} line {reader.line_num}: broken CSV ({err}); check the quoting of that line and the ones "
-            "before it. Nothing after it was read."
-        ) from None
+        raise ExpertSenderSourceError(f"{name} line 1: the header is not readable CSV ({err}).") from None
+    if header is None:
+        return
+    if lines.bad:
+        raise ExpertSenderSourceError(f"{name} line 1: the header is not UTF-8 text. Save the file as UTF-8.")
+    _refuse_duplicates(header, f"{name} (header)", "rename them in the file.")
+    width = len(header)
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            if str(err) == "unexpected end of data":  # a quote still open at the end of the file
+                raise ExpertSenderSourceError(
+                    f"{name} line {start}: broken CSV ({err}): a quote opened there is never closed, so the "
+                    "rest of the file cannot be split into rows. Nothing after it was read."
+                ) from None
+            where.number = start
+            lines.bad.clear()
+            yield RowError(f"{name} line {start}: broken CSV ({err}); check the quoting of that line")
+            continue
+        where.number = start
+        if lines.bad:
+            bad, lines.bad[:] = lines.bad[0], []
+            yield RowError(
+                f"{name} line {bad}: not UTF-8 text (shown with replacement characters); save the file as "
+                "UTF-8",
+                dict(zip(header, row, strict=False)),
+            )
+            continue
+        if len(row) != width:
+            if not row:
+                continue
+            yield RowError(
+                f"{name} line {start}: {len(row)} fields, the header has {width}",
+                dict(zip(header, row, strict=False)),
+            )
+            continue
+        yield {key: (value if value != "" else None) for key, value in zip(header, row, strict=True)}
 
 
-def _parquet_rows(handle: IO[bytes]) -> Iterator[Any]:
+def _parquet_rows(handle: IO[bytes], name: str, where: _Where) -> Iterator[Any]:
     try:
         import pyarrow.parquet as pq
+        from pyarrow import ArrowException
     except ImportError as err:
         raise ExpertSenderConfigError(
             "Reading Parquet needs pyarrow: pip install 'airflow-provider-expertsender[parquet]'."
         ) from err
-    parquet = pq.ParquetFile(handle)
-    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-        yield from batch.to_pylist()
+    where.unit = "row"
+    try:
+        parquet = pq.ParquetFile(handle)
+        _refuse_duplicates(parquet.schema_arrow.names, f"{name} (Parquet schema)", "rename them in the file.")
+        batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+        number = 0
+        for batch in batches:
+            try:
+                rows = batch.to_pylist()
+            except (ArrowException, ValueError, OverflowError):
+                rows = list(_parquet_rows_one_by_one(batch, name, number))
+            for row in rows:
+                number += 1
+                where.number = number
+                yield row
+    except ArrowException as err:
+        raise ExpertSenderSourceError(
+            f"{name}: not a readable Parquet file ({type(err).__name__}). Nothing after that point was read."
+        ) from None
 
 
-def file_rows(path: Any) -> Iterator[Any]:
-    """The rows of one file (see the module docstring for the formats)."""
+def _parquet_rows_one_by_one(batch: Any, name: str, before: int) -> Iterator[Any]:
+    """The rows of a batch whose conversion failed, converted one by one: the bad ones become RowError."""
+    for offset in range(batch.num_rows):
+        try:
+            yield batch.slice(offset, 1).to_pylist()[0]
+        except Exception as err:  # what pyarrow raises on a value Python cannot hold varies by type
+            yield RowError(f"{name} row {before + offset + 1}: a value cannot be read ({type(err).__name__})")
+
+
+def file_rows(path: Any, where: _Where | None = None) -> Iterator[Any]:
+    """The rows of one file (see the module docstring for the formats).
+
+    :param where: updated with the file and line of each row yielded.
+    """
     fmt, compressed = _format_of(path.name)
     name = display(path)
+    where = where or _Where()
+    where.source, where.unit, where.number = name, "line", 0
     try:
         with path.open("rb") as raw:
             handle: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw  # type: ignore[assignment]
             if fmt == "jsonl":
-                yield from _jsonl_rows(handle, name)
+                yield from _jsonl_rows(handle, name, where)
             elif fmt == "parquet":
-                yield from _parquet_rows(handle)
+                yield from _parquet_rows(handle, name, where)
             else:
-                yield from _csv_rows(handle, name, "\t" if fmt == "tsv" else ",")
+                yield from _csv_rows(handle, name, "\t" if fmt == "tsv" else ",", where)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise ExpertSenderSourceError(
             f"{name}: the compressed file is truncated or corrupt ({type(err).__name__}). Nothing after the "
@@ -234,9 +379,13 @@ def file_rows(path: Any) -> Iterator[Any]:
         ) from None
 
 
-def files_rows(source_path: Any, logger: Any = None) -> Iterator[Any]:
+def files_rows(source_path: Any, logger: Any = None) -> SourceRows:
     """The rows of every file of ``source_path`` (:func:`list_files`), file after file."""
-    out = logger or log
+    where = _Where()
+    return SourceRows(_files_rows(source_path, logger or log, where), where)
+
+
+def _files_rows(source_path: Any, out: Any, where: _Where) -> Iterator[Any]:
     files = list_files(source_path)
     if not files:
         out.warning(
@@ -246,7 +395,7 @@ def files_rows(source_path: Any, logger: Any = None) -> Iterator[Any]:
         out.info("Reading %d files from %s.", len(files), display(source_path))
     for path in files:
         out.info("Reading %s.", display(path))
-        yield from file_rows(path)
+        yield from file_rows(path, where)
 
 
 # ----------------------------------------------------------------------------------------------------- SQL
@@ -283,14 +432,20 @@ def _named(cursor: Any) -> bool:
     return bool(getattr(cursor, "name", None))
 
 
-def sql_rows(sql: str, sql_conn_id: str, logger: Any = None) -> Iterator[dict[str, Any]]:
+def sql_rows(sql: str, sql_conn_id: str, logger: Any = None) -> SourceRows:
     """The rows of ``sql`` run on the Airflow connection ``sql_conn_id``, as dicts keyed by column name.
 
     :raises ExpertSenderConfigError: the connection's hook is not a SQL (DB-API) hook.
+    :raises ExpertSenderSourceError: the query returns two columns of one name.
     """
+    where = _Where()
+    where.source, where.unit = "the source query", "row"
+    return SourceRows(_sql_rows(sql, sql_conn_id, logger or log, where), where)
+
+
+def _sql_rows(sql: str, sql_conn_id: str, out: Any, where: _Where) -> Iterator[dict[str, Any]]:
     from airflow_provider_expertsender import _compat
 
-    out = logger or log
     db_hook = _compat.BaseHook.get_connection(sql_conn_id).get_hook()
     try:
         from airflow_provider_expertsender._compat import DbApiHook
@@ -315,8 +470,16 @@ def sql_rows(sql: str, sql_conn_id: str, logger: Any = None) -> Iterator[dict[st
             if cursor.description is None:
                 raise ExpertSenderConfigError("The source query returned no result set; it must be a SELECT.")
             names = [column[0] for column in cursor.description]
+            _refuse_duplicates(
+                names,
+                "The source query's result",
+                "give each selected column its own name (SELECT a.email AS email, b.email AS b_email ...).",
+            )
+            number = 0
             while rows:
                 for row in rows:
+                    number += 1
+                    where.number = number
                     yield dict(zip(names, row, strict=True))
                 rows = cursor.fetchmany(FETCH_SIZE)
     finally:
