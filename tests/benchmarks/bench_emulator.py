@@ -15,45 +15,30 @@ import http.client
 import itertools
 import json
 import statistics
-import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
+
+from emulator_process import emulator_process
 
 KEY = "bench-key"
 
 
-def start_server(in_process: bool) -> tuple[str, Any]:
-    if in_process:
-        from airflow_provider_expertsender.emulator import Emulator
+@contextmanager
+def running_emulator(in_process: bool) -> Iterator[str]:
+    """The emulator in this interpreter, or in its own process (the default); yields its URL."""
+    if not in_process:
+        with emulator_process(KEY) as url:
+            yield url
+        return
+    from airflow_provider_expertsender.emulator import Emulator
 
-        emu = Emulator([KEY]).start()
-        return emu.url, emu.stop
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_expertsender.emulator",
-            "--port",
-            "0",
-            "--quiet",
-            "--api-key",
-            KEY,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    url = next(word for word in line.split() if word.startswith("http://"))
-
-    def stop() -> None:
-        proc.terminate()
-        proc.wait(10)
-
-    return url, stop
+    with Emulator([KEY]) as emu:
+        yield emu.url
 
 
 def customer_batch(counter: itertools.count, size: int) -> bytes:
@@ -118,9 +103,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each measurement")
     parser.add_argument("--in-process", action="store_true", help="run the server in this interpreter")
     args = parser.parse_args()
-    url, stop = start_server(args.in_process)
     counter = itertools.count()
-    try:
+    with running_emulator(args.in_process) as url:
         # Something to GET.
         conn = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port)
         conn.request(
@@ -152,8 +136,6 @@ def main() -> int:
                     f"{result['p99_ms']:8.2f} {result['failures']:6d}",
                     flush=True,
                 )
-    finally:
-        stop()
     return 0
 
 

@@ -14,16 +14,9 @@ from typing import Any
 import pytest
 
 from tests.plugins.emulator import connection_json
+from tests.plugins.waits import Waits
 
 HOOK_LOGGER = "tests.hooks.expertsender"
-
-
-class Waits(list):
-    """Records every retry wait, then really waits (so timing tests measure the real thing)."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-        time.sleep(seconds)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from airflow_provider_expertsender.exceptions import (
 from airflow_provider_expertsender.hooks import expertsender as hook_module
 from airflow_provider_expertsender.hooks.expertsender import ExpertSenderAsyncHook, ExpertSenderHook
 from tests.hooks.conftest import HOOK_LOGGER
+from tests.plugins.waits import AsyncWaits
 
 JANE = {"email": "jane@example.com", "phone": "+48600100200", "crmId": "crm-42"}
 ORDER = {
@@ -30,12 +31,6 @@ ORDER = {
     "customer": {"email": "jane@example.com"},
     "products": [{"id": "SKU-1", "name": "Mug", "price": 3, "quantity": 1}],
 }
-
-
-class AsyncWaits(list):
-    async def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-        await asyncio.sleep(seconds)
 
 
 def async_hook(conn_id: str = "expertsender_default") -> tuple[ExpertSenderAsyncHook, AsyncWaits]:

@@ -18,7 +18,7 @@ from airflow_provider_expertsender.models import (
     order_payload,
     status_change_payload,
 )
-from tests.models.helpers import problems
+from tests.models.helpers import SNAKE_ORDER, problems
 
 CUSTOMERS = [
     {
@@ -44,25 +44,10 @@ CUSTOMERS = [
     {"Email": "john@example.com", "phone": 48600100200, "consentsData": {"force": True, "consents": []}},
 ]
 ORDER = {
-    "id": 100000231,
-    "date": datetime(2025, 11, 3, 15, 5, tzinfo=timezone(timedelta(hours=1))),
-    "time_zone": "Europe/Warsaw",
-    "website_id": "7",
+    **SNAKE_ORDER,
     "status": "Paid",
-    "currency": "pln",
-    "total_value": Decimal("259.98"),
-    "returns_value": 0,
-    "customer": {"email": "jane.doe@example.com", "crm_id": 10042},
     "products": [
-        {
-            "id": "SKU-77",
-            "name": "Trail shoe",
-            "price": "129.99",
-            "quantity": 2,
-            "returned": 0,
-            "image_url": "https://shop.example/i/77.jpg",
-            "product_attributes": {"size": 42, "weight_kg": Decimal("0.85")},
-        }
+        {**SNAKE_ORDER["products"][0], "product_attributes": {"size": 42, "weight_kg": Decimal("0.85")}}
     ],
     "order_attributes": {
         "shipping_method": "courier",

@@ -10,7 +10,7 @@ import pendulum
 import pytest
 
 from airflow_provider_expertsender.models import order_payload, status_change_payload
-from tests.models.helpers import problems, rejected
+from tests.models.helpers import SNAKE_ORDER, problems, rejected
 
 API_ORDER = {
     "id": "100000231",
@@ -36,31 +36,6 @@ API_ORDER = {
         }
     ],
     "orderAttributes": [{"name": "shipping_method", "value": "courier"}],
-}
-SNAKE_ORDER = {
-    "id": 100000231,
-    "date": datetime(2025, 11, 3, 15, 5, tzinfo=timezone(timedelta(hours=1))),
-    "time_zone": "Europe/Warsaw",
-    "website_id": "7",
-    "status": "PAID",
-    "currency": "pln",
-    "total_value": Decimal("259.98"),
-    "returns_value": 0,
-    "customer": {"email": "jane.doe@example.com", "crm_id": 10042},
-    "products": [
-        {
-            "id": "SKU-77",
-            "name": "Trail shoe",
-            "price": "129.99",
-            "quantity": 2,
-            "returned": 0,
-            "url": "https://shop.example/p/77",
-            "image_url": "https://shop.example/i/77.jpg",
-            "category": "Shoes | Running",
-            "product_attributes": {"size": 42},
-        }
-    ],
-    "order_attributes": {"shipping_method": "courier"},
 }
 
 

@@ -7,7 +7,6 @@ number in ``docs/reliability.md`` is something a test asserted, not something a 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.plugins.emulator import connection_json
+from tests.plugins.waits import Waits
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,14 +29,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 #: Logger the hooks of these tests log to: stdlib on both Airflow lines, so caplog sees every line.
 HOOK_LOGGER = "tests.reliability.expertsender"
-
-
-class Waits(list):
-    """Records every retry wait the hook asks for, then really waits."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-        time.sleep(seconds)
 
 
 @pytest.fixture
