@@ -15,9 +15,10 @@ Started by ``scripts/e2e.sh`` (``make e2e``) with the interpreter of ``.venvs/e2
 4. through the REST API: the ExpertSender connection stored in the metadata DB (``POST /api/v2/connections``),
    tested (``POST /api/v2/connections/test``, right and wrong key), every example DAG triggered, the state of
    every task instance followed until the runs end;
-5. checks: every run succeeded; a deferrable sensor went through ``deferred``; the emulator holds what each
-   DAG should have written; the task and trigger logs the api-server serves contain neither the API key nor
-   any customer e-mail address of the run;
+5. checks: every run succeeded; a deferrable sensor went through ``deferred`` (the triggerer is restarted,
+   SIGTERM and a new process, while the first one is deferred, and it still succeeds); the emulator holds
+   what each DAG should have written; the task and trigger logs the api-server serves contain neither the API
+   key nor any customer e-mail address of the run (but the ones docs/personal-data.md says are logged);
 6. stops every process it started (by PID, whatever happened), drops the database, flushes the Redis DB, and
    prints the task states and timings. Exit status 1 when a check failed.
 """
@@ -99,6 +100,19 @@ class Processes:
         for name, process in self.started:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with {process.returncode}; see {self.logs / name}.log")
+
+    def stop(self, name: str) -> None:
+        """Stop one process (SIGTERM to its group, SIGKILL after 30 s) and forget it."""
+        for entry in [e for e in self.started if e[0] == name]:
+            process = entry[1]
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                say(f"{name} (PID {process.pid}) did not stop within 30 s of SIGTERM: SIGKILL")
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+            self.started.remove(entry)
 
     def stop_all(self) -> None:
         for _name, process in reversed(self.started):
@@ -301,9 +315,12 @@ def healthy(api: Api) -> bool:
 
 
 def follow_runs(
-    api: Api, runs: dict[str, str], processes: Processes
+    api: Api, runs: dict[str, str], processes: Processes, on_state: Any = None
 ) -> tuple[dict[tuple[str, str, int], list[str]], dict[str, str]]:
-    """Poll every run's task instances until all runs end; return each task's states in the order seen."""
+    """Poll every run's task instances until all runs end; return each task's states in the order seen.
+
+    :param on_state: called with ``(dag_id, task_id, state)`` each time a task instance enters a state.
+    """
     history: dict[tuple[str, str, int], list[str]] = {}
     run_states: dict[str, str] = {}
     deadline = time.monotonic() + RUN_TIMEOUT_S
@@ -320,6 +337,8 @@ def follow_runs(
                 state = ti["state"] or "none"
                 if not seen or seen[-1] != state:
                     seen.append(state)
+                    if on_state is not None:
+                        on_state(dag_id, ti["task_id"], state)
             run_states[dag_id] = api.request("GET", base, expect=200)["state"]
         if all(run_states.get(dag_id) in ("success", "failed") for dag_id in runs):
             return history, run_states
@@ -564,7 +583,17 @@ def main() -> int:
             )
             runs[dag_id] = run["dag_run_id"]
         say(f"triggered {len(runs)} DAG runs through the REST API; following their task instances")
-        history, run_states = follow_runs(api, runs, processes)
+        # A triggerer restart while a sensor is deferred: the new triggerer must pick the trigger up again.
+        restarted: list[tuple[str, str, int]] = []
+
+        def restart_triggerer(dag_id: str, task_id: str, state: str) -> None:
+            if state == "deferred" and (dag_id, task_id) in DEFERRABLE_SENSORS and not restarted:
+                restarted.append((dag_id, task_id, -1))
+                processes.stop("triggerer")
+                processes.start("triggerer-restarted", [str(VENV_BIN / "airflow"), "triggerer"], env)
+                say(f"restarted the triggerer while {dag_id}.{task_id} was deferred")
+
+        history, run_states = follow_runs(api, runs, processes, restart_triggerer)
         timings["DAG runs (all in parallel)"] = time.monotonic() - t0
         for dag_id in dag_ids:
             results.append((f"run {dag_id}", run_states[dag_id] == "success", run_states[dag_id]))
@@ -582,6 +611,15 @@ def main() -> int:
             )
         )
 
+        after_restart = {f"{d}.{t}": history.get((d, t, m), []) for d, t, m in restarted}
+        results.append(
+            (
+                "a sensor deferred when the triggerer was restarted (SIGTERM, new process) still succeeded",
+                bool(after_restart) and all(states[-1:] == ["success"] for states in after_restart.values()),
+                "; ".join(f"{name}: {' -> '.join(states)}" for name, states in after_restart.items())
+                or "no sensor deferred",
+            )
+        )
         results += check_emulator(emulator_url, api, runs, data)
 
         served: dict[str, list[str]] = {}

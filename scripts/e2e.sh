@@ -34,6 +34,12 @@ export E2E_PG=${E2E_PG:-postgresql://postgres@127.0.0.1:5432}
 export E2E_REDIS_DB=${E2E_REDIS_DB:-13}
 export E2E_DB="airflow_e2e_$$"
 mkdir -p "$E2E_HOME"
+# One run per folder: a second one would share the logs, the screenshots and the list of PIDs to stop.
+exec 9> "$E2E_HOME/lock"
+if ! flock -n 9; then
+  echo "another make e2e is running in $E2E_HOME; wait for it" >&2
+  exit 1
+fi
 : > "$E2E_HOME/pids"
 
 child=""

@@ -159,12 +159,12 @@ def main() -> int:
     _stop_on_sigterm()
     reason = ensure_chromium()
     if reason:
-        print(f"e2e browser: SKIPPED: {reason}")
+        print(f"browser: SKIPPED: {reason}")
         return 0
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as err:
-        print(f"e2e browser: SKIPPED: playwright is not installed in {sys.executable} ({err})")
+        print(f"browser: SKIPPED: playwright is not installed in {sys.executable} ({err})")
         return 0
     (HOME / "logs").mkdir(parents=True, exist_ok=True)
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -210,7 +210,7 @@ def main() -> int:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}" + (f"  ({detail})" if detail else ""))
     failed = sum(1 for _, ok, _ in results if not ok)
     say(f"browser test took {time.monotonic() - started:.0f} s; screenshots in {SHOTS.relative_to(ROOT)}")
-    print(f"e2e browser: {len(results) - failed} passed, {failed} failed")
+    print(f"browser: {len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 

@@ -300,28 +300,6 @@ def test_warehouse_sync_example_runs_its_writes_in_the_demo_pool(airflow_db):
     assert {t.pool for t in writes} == {demo.POOL}
 
 
-def test_warehouse_sync_example_defaults_point_at_its_documented_set_up(airflow_db, tmp_path, capsys):
-    """A fresh deployment runs the example without a run configuration after the steps of its docstring:
-    the sample-data script's folder, connection and pool are the DAG's defaults (issue 11, finding 17)."""
-    sample = _load("_sample_data", EXAMPLES / "expertsender_sample_data.py")
-    dag = _dag_bag().get_dag("example_expertsender_warehouse_sync")
-    params = {key: dag.params[key] for key in ("warehouse_conn_id", "landing_path", "dead_letter_path")}
-    folder = sample.DEFAULT_FOLDER
-    assert params == {
-        "warehouse_conn_id": sample.WAREHOUSE_CONN_ID,
-        "landing_path": str(folder / "landing"),
-        "dead_letter_path": str(folder / "dead-letters"),
-    }
-    assert sample.main([str(tmp_path / "data")]) == 0
-    printed = capsys.readouterr().out
-    for step in (
-        f"airflow pools set {sample.POOL} {sample.POOL_SLOTS}",
-        f"airflow connections add {sample.WAREHOUSE_CONN_ID} --conn-type sqlite",
-    ):
-        assert step in printed  # what the script tells the user to run...
-        assert step in dag.doc_md  # ...is what the DAG's documentation says
-
-
 def test_sample_data_has_the_invalid_records_it_announces(tmp_path):
     data = demo.make_sample_data(tmp_path / "data")
     with sqlite3.connect(data["warehouse_path"]) as db:
