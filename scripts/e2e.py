@@ -679,7 +679,10 @@ def main() -> int:
 
     print()
     say("task states seen (polled every second through the REST API):")
+    mapped = {(d, t) for d, t, m in history if m >= 0}
     for (dag_id, task_id, map_index), states in sorted(history.items()):
+        if map_index < 0 and (dag_id, task_id) in mapped:
+            continue  # the placeholder of a mapped task, replaced by its expanded instances
         index = f"[{map_index}]" if map_index >= 0 else ""
         print(f"  {dag_id}.{task_id}{index}: {' -> '.join(states)}")
     print()
