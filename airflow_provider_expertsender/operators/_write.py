@@ -54,6 +54,11 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
         not land, with its position and the reason; it holds personal data (templated).
     :param checkpoint_path: folder (shared or object storage) of the write's checkpoint, so task retries
         resume; default: a worker-local folder for writes that must not be repeated (templated).
+    :param state_path: incremental sync (customers and orders): a local path or object-storage URI of the sync
+        state; only records new or changed since the run that confirmed them are sent, and the summary adds
+        ``new``, ``changed``, ``unchanged`` and ``missing_from_input`` (templated). See
+        ``docs/incremental-sync.md``.
+    :param full_refresh: with ``state_path``: send every record and rebuild the state.
     :param retry_unsafe: repeat requests that may already have been applied (events, mode ``Add``).
     :param dry_run: validate and report what would be sent, without any request.
     :param validate_against_settings: also check attribute names and consent ids against the business unit's
@@ -131,6 +136,13 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
                 f"{what}: sql needs sql_conn_id (the Airflow SQL connection to run it on)."
             )
         self.options.check(what=what)
+        if self.options.state_path:
+            from airflow_provider_expertsender.sync.state import STATE_RESOURCES
+
+            if self.resource not in STATE_RESOURCES:
+                raise ExpertSenderConfigError(
+                    f"{what}: state_path applies to {' and '.join(STATE_RESOURCES)} only."
+                )
         if self.descriptor.modes is not None and not is_given(self.mode):
             raise ExpertSenderConfigError(f"{what} needs a mode.")
 

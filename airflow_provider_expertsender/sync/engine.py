@@ -39,6 +39,7 @@ from __future__ import annotations
 import gc
 import logging
 import marshal
+import os
 import pickle
 import struct
 import tempfile
@@ -46,11 +47,12 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_expertsender.exceptions import (
+    ExpertSenderConfigError,
     ExpertSenderError,
     ExpertSenderInvalidInputError,
     ExpertSenderInvalidRecordError,
@@ -72,12 +74,14 @@ from airflow_provider_expertsender.sync.limits import (
 )
 from airflow_provider_expertsender.sync.mapping import RowError
 from airflow_provider_expertsender.sync.options import WriteOptions
+from airflow_provider_expertsender.sync.paths import display
 from airflow_provider_expertsender.sync.progress import DEFAULT_PROGRESS_INTERVAL, Progress
 from airflow_provider_expertsender.sync.resources import GONE, Resource, WriteContext, resource_named
 
 if TYPE_CHECKING:
     from airflow_provider_expertsender.models import SettingsCatalog
     from airflow_provider_expertsender.sync.checkpoint import TaskTry
+    from airflow_provider_expertsender.sync.state import IncrementalSync
 
 log = logging.getLogger(__name__)
 
@@ -305,24 +309,11 @@ class _Engine:
     def batches(self, records: Iterable[Any]) -> Iterator[_Batch]:
         """Validate ``records`` and yield them in batches of ``batch_size`` valid payloads."""
         progress = self.progress
-        payload_of = self._payload
         key_of = self._key if self.max_concurrency > 1 or self.ledgers else None
         ledgers = self.ledgers
-        scalar_field = self.resource.scalar_field
         number = 0
         batch = _Batch(number, originals=[] if self.keep_originals else None)
-        for position, record in enumerate(records):
-            progress.read += 1
-            try:
-                if type(record) is not dict and not isinstance(record, Mapping):
-                    if scalar_field is None or isinstance(record, (RowError, list, tuple, set)):
-                        raise ExpertSenderInvalidRecordError(_unusable(record, position))
-                    record = {scalar_field: record}
-                payload = payload_of(record, position)
-            except ExpertSenderInvalidRecordError as err:
-                self._invalid(err.record, record.row if isinstance(record, RowError) else record)
-                progress.maybe_log()
-                continue
+        for position, record, payload in self._valid(records):
             key = key_of(payload) if key_of is not None else None
             if ledgers and self._held(position, key, payload, record):
                 progress.maybe_log()
@@ -342,6 +333,48 @@ class _Engine:
         if batch.payloads:
             progress.batches += 1
             yield batch
+
+    def _valid(self, records: Iterable[Any]) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+        """``(position, record, payload)`` of the valid records; a ledger that selects records itself (the
+        incremental state: it skips unchanged rows before validating them) gets the stream first."""
+        selector = next((ledger for ledger in self.ledgers if hasattr(ledger, "select")), None)
+        if selector is not None:
+            return selector.select(self._read(records), self._validate)  # type: ignore[attr-defined,no-any-return]
+        return self._validated(records)
+
+    def _read(self, records: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+        progress = self.progress
+        for position, record in enumerate(records):
+            progress.read += 1
+            yield position, record
+            progress.maybe_log()
+
+    def _validated(self, records: Iterable[Any]) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+        progress = self.progress
+        validate = self._validate
+        scalar_field = self.resource.scalar_field
+        scalars = (Mapping, RowError, list, tuple, set)
+        for position, record in enumerate(records):
+            progress.read += 1
+            if scalar_field is not None and type(record) is not dict and not isinstance(record, scalars):
+                record = {scalar_field: record}  # kept so, for the dead-letter file
+            payload = validate(position, record)
+            if payload is not None:
+                yield position, record, payload
+
+    def _validate(self, position: int, record: Any) -> dict[str, Any] | None:
+        """The payload of ``record``, or None when it is invalid (then reported)."""
+        scalar_field = self.resource.scalar_field
+        try:
+            if type(record) is not dict and not isinstance(record, Mapping):
+                if scalar_field is None or isinstance(record, (RowError, list, tuple, set)):
+                    raise ExpertSenderInvalidRecordError(_unusable(record, position))
+                record = {scalar_field: record}
+            return self._payload(record, position)
+        except ExpertSenderInvalidRecordError as err:
+            self._invalid(err.record, record.row if isinstance(record, RowError) else record)
+            self.progress.maybe_log()
+            return None
 
     def _held(self, position: int, key: Any, payload: dict[str, Any], record: Any) -> bool:
         """Ask the ledgers about one valid record; True when it is not to be sent."""
@@ -827,9 +860,13 @@ def run_write(
     :returns: the summary: ``resource``, ``mode``, ``match_by`` (customers), ``read``, ``invalid``, ``sent``,
         ``accepted``, ``rejected``, ``in_doubt``, ``batches``, ``requests``, ``dead_letter_path``,
         ``duration_s``, ``dry_run``; ``already_gone`` (deletes); plus ``resumed``, ``unattributed_errors``,
-        ``learned_batch_limit``, ``rate_limited`` and ``stopped_early`` when they occurred.
+        ``learned_batch_limit``, ``rate_limited`` and ``stopped_early`` when they occurred; with
+        ``state_path``: ``new``, ``changed``, ``unchanged``, ``missing_from_input``, ``state_keys``,
+        ``full_refresh``, ``state_path`` and ``state_bytes``.
     :raises ExpertSenderInvalidInputError: ``on_invalid="fail"`` and some record is invalid (nothing sent).
     :raises ExpertSenderRejectedRecordsError: more records than ``max_rejected`` did not land.
+    :raises ExpertSenderStateError: the incremental state is used by another run, or was built for another
+        resource, key or connection.
     """
     out = logger or log
     descriptor = resource_named(resource)
@@ -863,44 +900,50 @@ def run_write(
     progress = Progress(out, progress_interval)
     budget = RequestBudget(resolved.max_concurrency, options.max_requests_per_second)
     checkpoint = None if options.dry_run else _checkpoint(descriptor, context, options, task, out)
-    all_ledgers = ([checkpoint] if checkpoint is not None else []) + list(ledgers)
-    # A DeadLetterWriter the caller keeps (operators: to mark the file when the task is killed), or a path.
-    target = options.dead_letter_path
-    writer = target if isinstance(target, DeadLetterWriter) else DeadLetterWriter(target or None)
-    with writer as dead_letters:
-        engine = _Engine(
-            hook,
-            descriptor,
-            context,
-            options,
-            resolved,
-            dead_letters=dead_letters,
-            ledgers=all_ledgers,
-            budget=budget,
-            progress=progress,
-            log=out,
+    with _incremental(descriptor, context, options, hook, task, out) as state:
+        all_ledgers = (
+            ([checkpoint] if checkpoint is not None else []) + ([state] if state else []) + list(ledgers)
         )
-        out.info(
-            "Writing %s%s: %s, up to %d request(s) in flight%s, on_invalid=%s, max_rejected=%s%s%s.",
-            descriptor.name,
-            f" (mode {context.mode}{f', match_by {context.match_by}' if context.match_by else ''})"
-            if context.mode
-            else "",
-            f"batches of {resolved.batch_size}" if descriptor.batched else "one request per record",
-            resolved.max_concurrency,
-            f", at most {options.max_requests_per_second:g}/s" if options.max_requests_per_second else "",
-            resolved.on_invalid,
-            describe_limit(limit),
-            f", checkpoint {checkpoint}" if checkpoint is not None else "",
-            ", DRY RUN (nothing is sent)" if options.dry_run else "",
-        )
-        try:
-            with _collector_ignores_older_objects(), _budget_policy(hook, budget):
-                engine.run(records)
-        finally:
-            for ledger in all_ledgers:
-                ledger.close(complete=engine.complete)
+        # A DeadLetterWriter the caller keeps (operators: to mark the file when the task is killed), or a
+        # path.
+        target = options.dead_letter_path
+        writer = target if isinstance(target, DeadLetterWriter) else DeadLetterWriter(target or None)
+        with writer as dead_letters:
+            engine = _Engine(
+                hook,
+                descriptor,
+                context,
+                options,
+                resolved,
+                dead_letters=dead_letters,
+                ledgers=all_ledgers,
+                budget=budget,
+                progress=progress,
+                log=out,
+            )
+            out.info(
+                "Writing %s%s: %s, up to %d request(s) in flight%s, on_invalid=%s, max_rejected=%s%s%s.",
+                descriptor.name,
+                f" (mode {context.mode}{f', match_by {context.match_by}' if context.match_by else ''})"
+                if context.mode
+                else "",
+                f"batches of {resolved.batch_size}" if descriptor.batched else "one request per record",
+                resolved.max_concurrency,
+                f", at most {options.max_requests_per_second:g}/s" if options.max_requests_per_second else "",
+                resolved.on_invalid,
+                describe_limit(limit),
+                f", checkpoint {checkpoint}" if checkpoint is not None else "",
+                ", DRY RUN (nothing is sent)" if options.dry_run else "",
+            )
+            try:
+                with _collector_ignores_older_objects(), _budget_policy(hook, budget):
+                    engine.run(records)
+            finally:
+                for ledger in all_ledgers:
+                    ledger.close(complete=engine.complete)
     summary = engine.summary()
+    if state is not None:
+        summary.update(state.figures, state_path=display(options.state_path), state_bytes=state.size_bytes)
     progress.log_line()
     out.info("Summary: %s", summary)
     not_landed = progress.invalid + progress.rejected + engine.in_doubt
@@ -930,6 +973,49 @@ def run_write(
             summary=summary,
         )
     return summary
+
+
+def _incremental(
+    descriptor: Resource,
+    context: WriteContext,
+    options: WriteOptions,
+    hook: Any,
+    task: TaskTry | None,
+    out: Any,
+) -> AbstractContextManager[IncrementalSync | None]:
+    """The incremental-sync state of the write (``state_path``), or a context yielding None without it."""
+    if not options.state_path:
+        return nullcontext()
+    from airflow_provider_expertsender import __version__
+    from airflow_provider_expertsender.sync.state import STATE_RESOURCES, incremental_state
+
+    if descriptor.name not in STATE_RESOURCES or descriptor.key is None:
+        raise ExpertSenderConfigError(
+            f"state_path applies to {' and '.join(STATE_RESOURCES)} only, not to {descriptor.name}."
+        )
+    config = getattr(hook, "config", None)
+    identity = {
+        "resource": descriptor.name,
+        "key": str(context.match_by) if descriptor.takes_match_by else "websiteId+id",
+        "target": f"{getattr(hook, 'expertsender_conn_id', '')} {getattr(config, 'base_url', '')}".strip(),
+    }
+    owner = (
+        f"{task.dag_id}/{task.task_id}/{task.run_id}/{task.map_index}"
+        if task is not None
+        else f"pid {os.getpid()}"
+    )
+    return incremental_state(
+        options.state_path,
+        identity=identity,
+        key_of=descriptor.key(context),
+        # Validation depends on the provider's rules and, with settings, on the business unit's lists: the
+        # input cache is keyed by the former and not used with the latter.
+        cache_context=f"airflow-provider-expertsender {__version__}" if context.settings is None else None,
+        full_refresh=options.full_refresh,
+        dry_run=options.dry_run,
+        owner=owner,
+        log=out,
+    )
 
 
 def _checkpoint(

@@ -43,6 +43,10 @@ class WriteOptions:
         records the API confirmed, so a task retry does not redo them (templated). Default: a folder under
         ``$AIRFLOW_HOME`` for the writes that must never be repeated (custom events, mode ``Add``); none
         for idempotent writes. See ``docs/bulk-sync.md`` (resumable runs).
+    :param state_path: incremental sync (customers and orders): a local path or object-storage URI of the
+        sync state; only records new or changed since the run that confirmed them are sent (templated). See
+        ``docs/incremental-sync.md``.
+    :param full_refresh: with ``state_path``: send every record and rebuild the state.
     :param retry_unsafe: repeat requests that may already have been applied (custom events, mode ``Add``),
         in the hook and across task retries, accepting duplicates.
     :param dry_run: validate and count, send nothing.
@@ -51,7 +55,12 @@ class WriteOptions:
     """
 
     #: Rendered by Airflow when the options are a template field of an operator (nested rendering).
-    template_fields: ClassVar[tuple[str, ...]] = ("field_map", "dead_letter_path", "checkpoint_path")
+    template_fields: ClassVar[tuple[str, ...]] = (
+        "field_map",
+        "dead_letter_path",
+        "checkpoint_path",
+        "state_path",
+    )
 
     field_map: dict[str, str] | None = None
     row_mapper: Any = None
@@ -62,6 +71,8 @@ class WriteOptions:
     max_rejected: int | float = 0
     dead_letter_path: Any = None
     checkpoint_path: Any = None
+    state_path: Any = None
+    full_refresh: bool = False
     retry_unsafe: bool = False
     dry_run: bool = False
     validate_against_settings: bool = False
@@ -96,6 +107,10 @@ class WriteOptions:
         ):
             raise ExpertSenderConfigError(
                 f"{what}: max_requests_per_second must be a positive number or None, got {rate!r}."
+            )
+        if self.full_refresh and not self.state_path:
+            raise ExpertSenderConfigError(
+                f"{what}: full_refresh=True rebuilds the sync state of state_path: set state_path too."
             )
         mapper = self.row_mapper
         if (

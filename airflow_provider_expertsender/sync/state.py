@@ -33,6 +33,7 @@ file (see ``docs/personal-data.md``). Where the file lives, and who may use it a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import marshal
@@ -40,12 +41,17 @@ import os
 import pickle
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_expertsender.exceptions import ExpertSenderStateError
+from airflow_provider_expertsender.sync.ledger import Ledger
 
+#: The resources a state can describe: upserts, whose records are worth skipping when the API has them as they
+#: are (custom events, status changes and deletes are actions, not states).
+STATE_RESOURCES = ("customers", "orders")
 #: The state file's format; a file written with a higher number is refused (written by a newer provider).
 FORMAT_VERSION = 1
 #: SQLite ``application_id`` of a state file ("ESST"), so another SQLite database is not taken for one.
@@ -178,6 +184,8 @@ class StateStore:
     ) -> None:
         self.path = path
         self.read_only = read_only
+        # One connection, used by the coordinating thread (lookups) and the sender threads (forget/confirm).
+        self.lock = threading.RLock()
         # A dry run on a state that does not exist yet reads an empty one (and creates no file).
         exists = os.path.exists(path) and os.path.getsize(path) > 0
         try:
@@ -256,23 +264,28 @@ class StateStore:
     def cached(self, raws: Sequence[int]) -> list[tuple[int, int, int, int | None]]:
         """Input-cache hits among ``raws``: ``(index in raws, key hash, payload hash, hash seen earlier in
         this run or None)``, only where the state still holds that payload hash for that key."""
-        return self.db.execute(
-            "SELECT j.key, i.k, i.h, s.h FROM json_each(?) AS j "
-            "JOIN inputs AS i ON i.r = j.value "
-            "JOIN confirmed AS c ON c.k = i.k AND c.h = i.h "
-            "LEFT JOIN seen AS s ON s.k = i.k",
-            (_ints(raws),),
-        ).fetchall()
+        with self.lock:
+            return self.db.execute(
+                "SELECT j.key, i.k, i.h, s.h FROM json_each(?) AS j "
+                "JOIN inputs AS i ON i.r = j.value "
+                "JOIN confirmed AS c ON c.k = i.k AND c.h = i.h "
+                "LEFT JOIN seen AS s ON s.k = i.k",
+                (_ints(raws),),
+            ).fetchall()
 
-    def lookup(self, keys: Sequence[int]) -> list[tuple[int, int | None, int | None]]:
+    def lookup(
+        self, keys: Sequence[int], *, ignore_confirmed: bool = False
+    ) -> list[tuple[int, int | None, int | None]]:
         """For each of ``keys``: ``(index, confirmed payload hash or None, hash seen earlier in this run or
-        None)``."""
-        return self.db.execute(
-            "SELECT j.key, c.h, s.h FROM json_each(?) AS j "
-            "LEFT JOIN confirmed AS c ON c.k = j.value "
-            "LEFT JOIN seen AS s ON s.k = j.value",
-            (_ints(keys),),
-        ).fetchall()
+        None)``; ``ignore_confirmed``: as if the state were empty (a full refresh)."""
+        confirmed = "NULL" if ignore_confirmed else "c.h"
+        join = "" if ignore_confirmed else "LEFT JOIN confirmed AS c ON c.k = j.value "
+        with self.lock:
+            return self.db.execute(
+                f"SELECT j.key, {confirmed}, s.h FROM json_each(?) AS j {join}"
+                "LEFT JOIN seen AS s ON s.k = j.value",
+                (_ints(keys),),
+            ).fetchall()
 
     # -------------------------------------------------------------------------------------------- writes
 
@@ -280,57 +293,64 @@ class StateStore:
         """Record this run's ``(key hash, payload hash)`` pairs (the last one per key wins) and remember
         ``(input hash, key hash, payload hash)`` cache entries."""
         db = self.db
-        db.executemany("INSERT OR REPLACE INTO seen (k, h) VALUES (?, ?)", pairs)
-        if inputs and not self.read_only:
-            db.execute("BEGIN")
-            db.executemany("INSERT OR REPLACE INTO inputs (r, k, h) VALUES (?, ?, ?)", inputs)
-            db.execute("COMMIT")
+        with self.lock:
+            db.executemany("INSERT OR REPLACE INTO seen (k, h) VALUES (?, ?)", pairs)
+            if inputs and not self.read_only:
+                db.execute("BEGIN")
+                db.executemany("INSERT OR REPLACE INTO inputs (r, k, h) VALUES (?, ?, ?)", inputs)
+                db.execute("COMMIT")
 
     def forget(self, keys: Sequence[int]) -> None:
         """Remove ``keys`` from the confirmed records, durably (before their records are sent)."""
         if self.read_only or not keys:
             return
         db = self.db
-        db.execute("PRAGMA synchronous = FULL")
-        try:
-            db.execute("BEGIN")
-            db.execute("DELETE FROM confirmed WHERE k IN (SELECT value FROM json_each(?))", (_ints(keys),))
-            db.execute("COMMIT")
-        finally:
-            db.execute("PRAGMA synchronous = NORMAL")
+        with self.lock:
+            db.execute("PRAGMA synchronous = FULL")
+            try:
+                db.execute("BEGIN")
+                db.execute(
+                    "DELETE FROM confirmed WHERE k IN (SELECT value FROM json_each(?))", (_ints(keys),)
+                )
+                db.execute("COMMIT")
+            finally:
+                db.execute("PRAGMA synchronous = NORMAL")
 
     def confirm(self, pairs: Sequence[tuple[int, int]]) -> None:
         """Mark ``(key hash, payload hash)`` pairs as confirmed by the API (one transaction)."""
         if self.read_only or not pairs:
             return
         db = self.db
-        db.execute("BEGIN")
-        db.executemany("INSERT OR REPLACE INTO confirmed (k, h) VALUES (?, ?)", pairs)
-        db.execute("COMMIT")
+        with self.lock:
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO confirmed (k, h) VALUES (?, ?)", pairs)
+            db.execute("COMMIT")
 
     # ------------------------------------------------------------------------------------------- figures
 
     def keys(self) -> int:
         """Confirmed keys in the state."""
-        return int(self.db.execute("SELECT count(*) FROM confirmed").fetchone()[0])
+        with self.lock:
+            return int(self.db.execute("SELECT count(*) FROM confirmed").fetchone()[0])
 
     def missing_from_input(self) -> int:
         """Confirmed keys that no valid record of this run carried."""
-        return int(
-            self.db.execute(
-                "SELECT count(*) FROM confirmed "
-                "WHERE NOT EXISTS (SELECT 1 FROM seen WHERE seen.k = confirmed.k)"
-            ).fetchone()[0]
-        )
+        with self.lock:
+            return int(
+                self.db.execute(
+                    "SELECT count(*) FROM confirmed "
+                    "WHERE NOT EXISTS (SELECT 1 FROM seen WHERE seen.k = confirmed.k)"
+                ).fetchone()[0]
+            )
 
-    def close(self, *, finished: bool) -> None:
-        """Drop stale cache entries (after a finished run), record the run and close the file (the WAL is
+    def close(self, *, complete: bool) -> None:
+        """Drop stale cache entries (after a complete run), record the run and close the file (the WAL is
         merged into it)."""
         db = self.db
         try:
             if not self.read_only:
                 db.execute("BEGIN")
-                if finished:
+                if complete:
                     db.execute(
                         "DELETE FROM inputs WHERE NOT EXISTS (SELECT 1 FROM confirmed AS c "
                         "WHERE c.k = inputs.k AND c.h = inputs.h)"
@@ -352,12 +372,14 @@ def _now() -> str:
 Validate = Callable[[int, Any], "dict[str, Any] | None"]
 
 
-class IncrementalSync:
+class IncrementalSync(Ledger):
     """The diff of one run against a :class:`StateStore`, and the confirmations of its records.
 
-    The engine calls :meth:`select` on its input (records to send come out, unchanged ones are counted),
-    :meth:`sending` just before a batch is sent, :meth:`confirmed` with the records the API accepted, and
-    :meth:`summary` at the end.
+    A ledger of the write engine (:mod:`~airflow_provider_expertsender.sync.ledger`) that also selects: the
+    engine hands :meth:`select` its input (records to send come out, unchanged ones are counted), calls
+    :meth:`sending` just before a request carries records (from a sender thread), :meth:`confirmed` with the
+    records the API accepted, and :meth:`close` at the end, which leaves the run's figures in
+    :attr:`figures`.
 
     :param store: the open state file.
     :param key_of: the record key of a validated payload (the engine's).
@@ -382,7 +404,10 @@ class IncrementalSync:
         self.new = 0
         self.changed = 0
         self.unchanged = 0
-        self.finished = False
+        self.size_bytes: int | None = None
+        #: The summary figures, once closed.
+        self.figures: dict[str, Any] = {}
+        self._closed = False
 
     def select(
         self, stream: Iterable[tuple[int, Any]], validate: Validate
@@ -428,14 +453,7 @@ class IncrementalSync:
         order = sorted(keyed)
         found: dict[int, tuple[int | None, int | None]] = {}
         if order:
-            rows: list[tuple[int, int | None, int | None]]
-            if self.full_refresh:
-                rows = store.db.execute(
-                    "SELECT j.key, NULL, s.h FROM json_each(?) AS j LEFT JOIN seen AS s ON s.k = j.value",
-                    (_ints(keyed[i][0] for i in order),),
-                ).fetchall()
-            else:
-                rows = store.lookup([keyed[i][0] for i in order])
+            rows = store.lookup([keyed[i][0] for i in order], ignore_confirmed=self.full_refresh)
             found = {order[j]: (confirmed, seen) for j, confirmed, seen in rows}
         # 3. decide in input order: compare with this run's previous occurrence of the key, else the state
         latest: dict[int, int] = {}  # key hash -> payload hash of its last occurrence in this chunk
@@ -476,18 +494,28 @@ class IncrementalSync:
             yield position, record, payloads[index]
         store.see(latest.items(), cache)
 
-    def _pairs(self, payloads: Iterable[Mapping[str, Any]]) -> list[tuple[int, int]]:
-        digests = self.digests
-        return [(digests.key(self.key_of(p)), digests.payload(p)) for p in payloads]
-
     def sending(self, payloads: Sequence[Mapping[str, Any]]) -> None:
         """Called before ``payloads`` are sent: their keys leave the state until the API confirms them."""
         digests = self.digests
         self.store.forget([digests.key(self.key_of(p)) for p in payloads])
 
-    def confirmed(self, payloads: Iterable[Mapping[str, Any]]) -> None:
-        """Called with the payloads the API accepted: their keys enter the state with their hashes."""
-        self.store.confirm(self._pairs(payloads))
+    def admit(self, key: Any, payload: Mapping[str, Any]) -> str | None:
+        """Every record :meth:`select` let through is to be sent."""
+        return None
+
+    def confirmed(self, keys: Sequence[Any], payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Called with the records the API accepted: their keys enter the state with their payload hashes.
+
+        :param keys: the records' keys (as ``key_of`` gives them).
+        :param payloads: their payloads, in the same order.
+        """
+        digests = self.digests
+        self.store.confirm(
+            [
+                (digests.key(key), digests.payload(payload))
+                for key, payload in zip(keys, payloads, strict=True)
+            ]
+        )
 
     def summary(self) -> dict[str, Any]:
         """``new``, ``changed``, ``unchanged``, ``missing_from_input`` and ``state_keys``."""
@@ -500,8 +528,20 @@ class IncrementalSync:
             "full_refresh": self.full_refresh,
         }
 
-    def close(self) -> None:
-        self.store.close(finished=self.finished)
+    def close(self, *, complete: bool) -> None:
+        """Compute :attr:`figures` and close the state file (once; later calls do nothing).
+
+        :param complete: the whole input was processed (stale input-cache entries are then dropped).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.figures = self.summary()
+        finally:
+            self.store.close(complete=complete)
+        if self.store.path != ":memory:" and os.path.exists(self.store.path):
+            self.size_bytes = os.path.getsize(self.store.path)
 
 
 def open_sync(
@@ -521,6 +561,51 @@ def open_sync(
     return IncrementalSync(store, key_of=key_of, context=context, full_refresh=full_refresh)
 
 
+@contextlib.contextmanager
+def incremental_state(
+    location: Any,
+    *,
+    identity: Mapping[str, str],
+    key_of: Callable[[Mapping[str, Any]], Any],
+    cache_context: str | None,
+    full_refresh: bool,
+    dry_run: bool,
+    owner: str,
+    log: Any,
+) -> Iterator[IncrementalSync]:
+    """Hold the state at ``location`` (local path or object-storage URI) for one write and yield its diff.
+
+    The state is closed (and, on object storage, uploaded) when the block ends, also after an error, so what
+    the API confirmed is kept. A dry run changes nothing: no lock object, no upload, no writes.
+
+    :param location: ``state_path`` as rendered.
+    :param identity: what the state describes (``resource``, ``key``, ``target``).
+    :param key_of: the record key of a payload.
+    :param cache_context: what validation depends on besides the record, or ``None`` for no input cache.
+    :param full_refresh: send every record and rebuild the state.
+    :param dry_run: read only.
+    :param owner: the task instance holding the state, for the messages of runs that find it in use.
+    :param log: where warnings go.
+    """
+    from airflow_provider_expertsender.sync.statefile import state_file
+
+    with state_file(location, owner=owner, write=not dry_run, log=log) as path:
+        sync = open_sync(
+            path,
+            identity=identity,
+            key_of=key_of,
+            cache_context=cache_context,
+            full_refresh=full_refresh,
+            read_only=dry_run,
+        )
+        complete = False
+        try:
+            yield sync
+            complete = True
+        finally:
+            sync.close(complete=complete)
+
+
 __all__ = [
     "CHUNK",
     "FORMAT_VERSION",
@@ -528,5 +613,6 @@ __all__ = [
     "IncrementalSync",
     "StateStore",
     "canonical",
+    "incremental_state",
     "open_sync",
 ]

@@ -66,13 +66,13 @@ class Run:
         """Select, "send" and confirm what the API would accept (all but ``refused`` e-mails)."""
         payloads = self.select(records)
         self.sync.sending(payloads)
-        self.sync.confirmed([p for p in payloads if p["email"] not in refused])
+        accepted = [p for p in payloads if p["email"] not in refused]
+        self.sync.confirmed([key_of(p) for p in accepted], accepted)
         return payloads
 
     def finish(self) -> dict[str, Any]:
-        self.sync.finished = True
         summary = self.sync.summary()
-        self.sync.close()
+        self.sync.close(complete=True)
         return summary
 
 
@@ -233,7 +233,7 @@ def test_a_record_sent_but_never_confirmed_is_sent_again_even_when_reverted(tmp_
     r = Run(path)
     payloads = r.select([customer(0, last_name="New"), *records[1:]])
     r.sync.sending(payloads)  # the request goes out ... and the run dies before the response
-    r.sync.close()
+    r.sync.close(complete=False)
     sent, summary = run(path, records)  # the data went back to what the state held
     assert [p["email"] for p in sent] == ["user0@example.com"]
     assert summary["new"] == 1
