@@ -40,7 +40,9 @@ import marshal
 import os
 import pickle
 import secrets
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -67,10 +69,20 @@ _UNORDERED_LISTS = {
     "productAttributes": "name",
 }
 
+# meta: salt, format, identity, dates. confirmed: key hash -> payload hash. inputs: the input cache.
+# journal: confirmations (h) and removals (h NULL) in the order they happened, appended during a run (a commit
+# then writes one or two pages, where updating ``confirmed`` in place would rewrite a page per record: keys
+# are random) and merged into ``confirmed`` when the run ends, or when the next run opens the file.
 _SCHEMA = (
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE confirmed (k INTEGER PRIMARY KEY, h INTEGER NOT NULL)",
     "CREATE TABLE inputs (r INTEGER PRIMARY KEY, k INTEGER NOT NULL, h INTEGER NOT NULL)",
+    "CREATE TABLE journal (seq INTEGER PRIMARY KEY, k INTEGER NOT NULL, h INTEGER)",
+)
+# The last journal entry of each key.
+_LATEST = (
+    "SELECT k, h FROM (SELECT k, h, row_number() OVER (PARTITION BY k ORDER BY seq DESC) AS n "
+    "FROM journal) WHERE n = 1"
 )
 
 
@@ -220,7 +232,15 @@ class StateStore:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA cache_size = -16384")  # 16 MB of pages
-        db.execute("CREATE TEMP TABLE seen (k INTEGER PRIMARY KEY, h INTEGER NOT NULL)")
+        # This run's keys, with the payload hash of their last occurrence: a scratch database of its own on
+        # local disk, without a journal (it dies with the run).
+        self._scratch = tempfile.mkdtemp(prefix="expertsender-run-")
+        db.execute("ATTACH DATABASE ? AS run", (os.path.join(self._scratch, "seen.sqlite"),))
+        db.execute("PRAGMA run.journal_mode = OFF")
+        db.execute("PRAGMA run.synchronous = OFF")
+        db.execute("PRAGMA run.cache_size = -16384")
+        db.execute("CREATE TABLE run.seen (k INTEGER PRIMARY KEY, h INTEGER NOT NULL)")
+        db.execute("CREATE TABLE run.inputs (r INTEGER NOT NULL, k INTEGER NOT NULL, h INTEGER NOT NULL)")
         if not tables:
             db.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA:
@@ -244,6 +264,8 @@ class StateStore:
                 "holds for one resource and key: use another state_path for this task, or full_refresh=True "
                 "to rebuild this state (every record is sent once)."
             )
+        if not self.read_only:
+            self._merge()  # what a run that ended abruptly journaled
         if rebuild and not self.read_only:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM confirmed")
@@ -269,7 +291,7 @@ class StateStore:
                 "SELECT j.key, i.k, i.h, s.h FROM json_each(?) AS j "
                 "JOIN inputs AS i ON i.r = j.value "
                 "JOIN confirmed AS c ON c.k = i.k AND c.h = i.h "
-                "LEFT JOIN seen AS s ON s.k = i.k",
+                "LEFT JOIN run.seen AS s ON s.k = i.k",
                 (_ints(raws),),
             ).fetchall()
 
@@ -283,7 +305,7 @@ class StateStore:
         with self.lock:
             return self.db.execute(
                 f"SELECT j.key, {confirmed}, s.h FROM json_each(?) AS j {join}"
-                "LEFT JOIN seen AS s ON s.k = j.value",
+                "LEFT JOIN run.seen AS s ON s.k = j.value",
                 (_ints(keys),),
             ).fetchall()
 
@@ -294,11 +316,11 @@ class StateStore:
         ``(input hash, key hash, payload hash)`` cache entries."""
         db = self.db
         with self.lock:
-            db.executemany("INSERT OR REPLACE INTO seen (k, h) VALUES (?, ?)", pairs)
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO run.seen (k, h) VALUES (?, ?)", pairs)
             if inputs and not self.read_only:
-                db.execute("BEGIN")
-                db.executemany("INSERT OR REPLACE INTO inputs (r, k, h) VALUES (?, ?, ?)", inputs)
-                db.execute("COMMIT")
+                db.executemany("INSERT INTO run.inputs (r, k, h) VALUES (?, ?, ?)", inputs)
+            db.execute("COMMIT")
 
     def forget(self, keys: Sequence[int]) -> None:
         """Remove ``keys`` from the confirmed records, durably (before their records are sent)."""
@@ -309,9 +331,7 @@ class StateStore:
             db.execute("PRAGMA synchronous = FULL")
             try:
                 db.execute("BEGIN")
-                db.execute(
-                    "DELETE FROM confirmed WHERE k IN (SELECT value FROM json_each(?))", (_ints(keys),)
-                )
+                db.executemany("INSERT INTO journal (k, h) VALUES (?, NULL)", [(k,) for k in keys])
                 db.execute("COMMIT")
             finally:
                 db.execute("PRAGMA synchronous = NORMAL")
@@ -323,7 +343,7 @@ class StateStore:
         db = self.db
         with self.lock:
             db.execute("BEGIN")
-            db.executemany("INSERT OR REPLACE INTO confirmed (k, h) VALUES (?, ?)", pairs)
+            db.executemany("INSERT INTO journal (k, h) VALUES (?, ?)", pairs)
             db.execute("COMMIT")
 
     # ------------------------------------------------------------------------------------------- figures
@@ -339,26 +359,50 @@ class StateStore:
             return int(
                 self.db.execute(
                     "SELECT count(*) FROM confirmed "
-                    "WHERE NOT EXISTS (SELECT 1 FROM seen WHERE seen.k = confirmed.k)"
+                    "WHERE NOT EXISTS (SELECT 1 FROM run.seen AS s WHERE s.k = confirmed.k)"
                 ).fetchone()[0]
             )
 
+    def merge(self) -> None:
+        """Apply the journal to the confirmed records (the last entry of a key wins), and the run's input
+        cache entries to the cache; both sorted by key, so each page of the tables is written once."""
+        if self.read_only:
+            return
+        with self.lock:
+            self._merge()
+
+    def _merge(self) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            "INSERT OR REPLACE INTO confirmed (k, h) "
+            f"SELECT k, h FROM ({_LATEST}) WHERE h IS NOT NULL ORDER BY k"
+        )
+        db.execute(f"DELETE FROM confirmed WHERE k IN (SELECT k FROM ({_LATEST}) WHERE h IS NULL)")
+        db.execute("DELETE FROM journal")
+        db.execute("INSERT OR REPLACE INTO inputs (r, k, h) SELECT r, k, h FROM run.inputs ORDER BY r")
+        db.execute("DELETE FROM run.inputs")
+        db.execute("COMMIT")
+
     def close(self, *, complete: bool) -> None:
-        """Drop stale cache entries (after a complete run), record the run and close the file (the WAL is
-        merged into it)."""
+        """Merge the journal, drop stale cache entries (after a complete run), record the run and close the
+        file (the WAL is merged into it)."""
         db = self.db
         try:
             if not self.read_only:
-                db.execute("BEGIN")
-                if complete:
-                    db.execute(
-                        "DELETE FROM inputs WHERE NOT EXISTS (SELECT 1 FROM confirmed AS c "
-                        "WHERE c.k = inputs.k AND c.h = inputs.h)"
-                    )
-                self._write_meta({"updated": _now()})
-                db.execute("COMMIT")
+                with self.lock:
+                    self._merge()
+                    db.execute("BEGIN")
+                    if complete:
+                        db.execute(
+                            "DELETE FROM inputs WHERE NOT EXISTS (SELECT 1 FROM confirmed AS c "
+                            "WHERE c.k = inputs.k AND c.h = inputs.h)"
+                        )
+                    self._write_meta({"updated": _now()})
+                    db.execute("COMMIT")
         finally:
             db.close()
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 def _now() -> str:
@@ -518,7 +562,9 @@ class IncrementalSync(Ledger):
         )
 
     def summary(self) -> dict[str, Any]:
-        """``new``, ``changed``, ``unchanged``, ``missing_from_input`` and ``state_keys``."""
+        """``new``, ``changed``, ``unchanged``, ``missing_from_input`` and ``state_keys`` (after merging the
+        run's confirmations)."""
+        self.store.merge()
         return {
             "new": self.new,
             "changed": self.changed,

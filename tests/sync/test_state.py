@@ -239,6 +239,21 @@ def test_a_record_sent_but_never_confirmed_is_sent_again_even_when_reverted(tmp_
     assert summary["new"] == 1
 
 
+def test_confirmations_of_a_run_that_never_closed_are_kept(tmp_path: Path) -> None:
+    """A killed process leaves its journal: the next run merges it before comparing."""
+    path = tmp_path / "state.sqlite"
+    run(path, [customer(0), customer(1)])
+    r = Run(path)
+    payloads = r.select([customer(0, last_name="B"), customer(1, last_name="B"), customer(2)])
+    r.sync.sending(payloads)
+    r.sync.confirmed([key_of(p) for p in payloads[1:]], payloads[1:])  # user0's request never answered
+    # no close(): the process is gone
+    sent, summary = run(path, [customer(0, last_name="B"), customer(1, last_name="B"), customer(2)])
+    assert [p["email"] for p in sent] == ["user0@example.com"]
+    assert summary["new"] == 1
+    assert summary["unchanged"] == 2
+
+
 def test_the_last_occurrence_of_a_key_wins(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     run(path, [customer(0)])
@@ -317,7 +332,7 @@ def test_the_state_holds_hashes_only(tmp_path: Path) -> None:
     assert b"example.com" not in data
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert tables == {"meta", "confirmed", "inputs"}
+        assert tables == {"meta", "confirmed", "inputs", "journal"}
         assert {type(v) for row in db.execute("SELECT k, h FROM confirmed") for v in row} == {int}
 
 
