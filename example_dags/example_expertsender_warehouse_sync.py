@@ -9,6 +9,10 @@
 * Invalid records do not stop the sync: they are skipped, written with the reason to a dead-letter file per
   task, and the task fails only when more than 10 % of its records did not land.
 * Customers are written before orders, so the orders' customers exist.
+* The SQL writes are incremental: each keeps a sync state (``state_path``, one per partition) and sends only
+  the customers and orders that are new or changed since the run that confirmed them; a second run over the
+  same tables sends nothing. Against a fresh business unit (a restarted emulator), delete the state folder
+  first. See docs/incremental-sync.md.
 
 Flat rows are mapped automatically: ``attr_<name>`` columns become custom attributes, ``customer_<field>``
 the order's customer, and ``product_<field>`` one product line per row (rows sorted by order id). Against a
@@ -61,6 +65,7 @@ DEAD_LETTERS = "{{ params.dead_letter_path }}/{{ run_id }}"
         "warehouse_conn_id": "expertsender_example_warehouse",  # the Airflow SQL connection to read
         "landing_path": "/tmp/expertsender-example/landing",  # customers/*.csv, orders/*.jsonl; path or URI
         "dead_letter_path": "/tmp/expertsender-example/dead-letters",  # records that did not land
+        "state_path": "/tmp/expertsender-example/state",  # incremental sync; an object-storage URI on Celery
     },
 )
 def example_expertsender_warehouse_sync():
@@ -80,6 +85,8 @@ def example_expertsender_warehouse_sync():
         on_invalid="skip",
         max_rejected=0.1,
         dead_letter_path=DEAD_LETTERS + "/customers-sql-{{ ti.map_index }}.jsonl",
+        # One state per partition: the partitions are stable (customer_no % PARTITIONS).
+        state_path="{{ params.state_path }}/customers-sql-{{ ti.map_index }}.sqlite",
         max_concurrency=2,
         pool=POOL,
     ).expand(sql=customer_queries())
@@ -108,6 +115,7 @@ def example_expertsender_warehouse_sync():
         on_invalid="skip",
         max_rejected=0.1,
         dead_letter_path=DEAD_LETTERS + "/orders-sql.jsonl",
+        state_path="{{ params.state_path }}/orders-sql.sqlite",
         pool=POOL,
     )
     orders_from_files = ExpertSenderRegisterOrdersOperator(

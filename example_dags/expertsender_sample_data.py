@@ -117,6 +117,9 @@ def make_sample_data(folder: Path, customers: int = 120, orders: int = 80) -> di
         ``landing_path``, and the counts ``customers``, ``orders`` and ``invalid`` (records that cannot land).
     """
     folder.mkdir(parents=True, exist_ok=True)
+    # New sample data is usually sent to a new business unit (a fresh emulator): forget what the example's
+    # incremental-sync state says was sent before, or the next run would skip it.
+    shutil.rmtree(folder / "state", ignore_errors=True)
     warehouse = folder / "warehouse.db"
     warehouse.unlink(missing_ok=True)
     sql_customers = [{"customer_no": n, **_customer(n)} for n in range(customers)]

@@ -77,8 +77,11 @@ _SHARED_ADVICE = (
 
 
 @contextlib.contextmanager
-def _local(location: str, owner: str) -> Iterator[str]:
+def _local(location: str, owner: str, write: bool) -> Iterator[str]:
     path = Path(os.path.expanduser(location))
+    if not write:  # a dry run reads (SQLite keeps a concurrent writer's changes out of its view)
+        yield str(path)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = f"{path}.lock"
     with open(lock_path, "a+", encoding="utf-8") as lock:
@@ -188,7 +191,7 @@ def state_file(location: Any, *, owner: str, write: bool = True, log: Any) -> It
 
     :param location: a local path or an object-storage URI (see the module docstring).
     :param owner: who holds it (the task instance), for the messages of runs that find it in use.
-    :param write: whether the run may change the state (``False`` for dry runs: no lock object, no upload).
+    :param write: whether the run may change the state (``False`` for dry runs: no lock, no upload).
     :param log: where warnings go.
     :raises ExpertSenderStateError: another run holds the state, or changed it meanwhile (object storage).
     """
@@ -197,5 +200,5 @@ def state_file(location: Any, *, owner: str, write: bool = True, log: Any) -> It
         with _remote(text, owner, write, log) as path:
             yield path
     else:
-        with _local(text, owner) as path:
+        with _local(text, owner, write) as path:
             yield path

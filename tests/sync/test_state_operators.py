@@ -198,7 +198,7 @@ def test_dry_run_reports_the_diff_and_changes_nothing(tmp_path, emulator, store,
     rows = [row(i) for i in range(20)]
     dry = run_op(upsert(customers=rows, state_path=str(state), dry_run=True))
     assert (dry["new"], dry["batches"], dry["requests"]) == (20, 1, 0)
-    assert not state.exists()
+    assert list(tmp_path.iterdir()) == []  # no state, no lock file
     run_op(upsert(customers=rows[:15], state_path=str(state)))
     before = state.read_bytes()
     dry = run_op(upsert(customers=rows, state_path=str(state), dry_run=True))
