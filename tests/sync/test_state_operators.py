@@ -24,6 +24,7 @@ from airflow_provider_expertsender.exceptions import (
 )
 from airflow_provider_expertsender.operators.customers import ExpertSenderUpsertCustomersOperator
 from airflow_provider_expertsender.operators.orders import ExpertSenderRegisterOrdersOperator
+from airflow_provider_expertsender.sync.options import WriteOptions
 from airflow_provider_expertsender.sync.statefile import state_file
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
@@ -251,7 +252,15 @@ def test_state_path_is_templated(tmp_path, emulator, run_op):
     op = upsert(customers=[row(1)], state_path=str(tmp_path) + "/{{ params.part }}.sqlite")
     run_op(op, params={"part": "p1"})
     assert (tmp_path / "p1.sqlite").exists()
-    assert "state_path" in ExpertSenderRegisterOrdersOperator.template_fields
+    assert "state_path" in WriteOptions.template_fields
+    assert "options" in ExpertSenderRegisterOrdersOperator.template_fields
+
+
+def test_state_path_applies_to_upserts_only():
+    from airflow_provider_expertsender.operators.orders import ExpertSenderDeleteOrdersOperator
+
+    with pytest.raises(ExpertSenderConfigError, match="state_path applies to customers and orders only"):
+        ExpertSenderDeleteOrdersOperator(task_id="d", order_ids=["O-1"], state_path="/tmp/x.sqlite")
 
 
 def order(i: int, website_id: int | None = None, **extra: Any) -> dict[str, Any]:
