@@ -550,6 +550,8 @@ def post_custom_event(call: Call) -> Response:
         if matched is None and call.switches.event_unknown_customer != "accept":
             if call.switches.event_unknown_customer == "404":
                 return problem(404, "CustomerNotFound", "The customer was not found.", call.request.path)
+            if call.switches.event_unknown_customer == "201_errors":
+                return Response(201, {"errors": ["customerId: The customer does not exist."]}, items=1)
             return invalid({"customerId": ["The customer does not exist."]}, substatus, call.request.path)
         received = datetime.fromtimestamp(call.now, timezone.utc).isoformat().replace("+00:00", "Z")
         unit.add_event({**event, "matchedCustomerId": matched, "receivedAt": received})

@@ -25,7 +25,7 @@ ITEM_ERROR_SHAPES = (
 )
 NOT_FOUND_STYLES = ("404", "200_null")
 ORDER_GET_PATHS = ("id", "bare")
-EVENT_UNKNOWN_CUSTOMER = ("accept", "400", "404")
+EVENT_UNKNOWN_CUSTOMER = ("accept", "400", "404", "201_errors")
 
 
 @dataclass(frozen=True)
@@ -129,8 +129,8 @@ class Switches:
     )
     event_unknown_customer: str = _switch(
         "accept",
-        "POST /scenariocustomevents naming a customer the business unit does not have: accept (201), or "
-        "400 / 404 problem details.",
+        "POST /scenariocustomevents naming a customer the business unit does not have: accept (201), "
+        "400 / 404 problem details, or 201_errors (201 with an errors list, nothing fired).",
         "custom event for an unknown customer (ecdp-api.md 5)",
         EVENT_UNKNOWN_CUSTOMER,
     )

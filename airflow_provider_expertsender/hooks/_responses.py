@@ -280,6 +280,26 @@ def unwrap_optional(body: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def unwrap_single_write(status: int, body: Any, request: RequestInfo) -> dict[str, Any]:
+    """What a one-record write (custom event, status change, delete) returned, as :func:`unwrap_optional`;
+    a 2xx whose body reports ``errors`` ([UNK]: the WooCommerce plugin treats any ``errors`` member as a
+    failed sync) raises, so the record is never counted as written.
+
+    :raises ExpertSenderValidationError: the body has a non-empty ``errors`` member (``errors`` keeps it).
+    """
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    if errors:
+        fields = _field_names(errors)
+        named = f"; fields: {', '.join(fields[:_MAX_FIELDS_IN_MESSAGE])}" if fields else ""
+        raise ExpertSenderValidationError(
+            f"{request.label} answered {status} but its body reports errors{named}: the record is not "
+            "counted as written (the errors are on the exception's errors attribute).",
+            errors=errors,
+            **request.error_kwargs(status),
+        )
+    return unwrap_optional(body)
+
+
 def write_result(status: int, body: Any, sent: int, records: Sequence[Any] | None = None) -> WriteResult:
     """Turn a 2xx answer to a batch write into a :class:`WriteResult` (per-item errors parsed).
 

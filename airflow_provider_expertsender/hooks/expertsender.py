@@ -52,8 +52,8 @@ from airflow_provider_expertsender.hooks._responses import (
     parse_item_errors,
     refusal_reason,
     unwrap_list,
-    unwrap_optional,
     unwrap_record,
+    unwrap_single_write,
     write_result,
 )
 from airflow_provider_expertsender.hooks._transport import (
@@ -348,11 +348,13 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
         from airflow_provider_expertsender.models import status_change_payload
 
         body = status_change_payload(order_id, status, website_id, validate=validate)
-        return unwrap_optional(self._call(Api.UPDATE_ORDER_STATUS, body=body).body)
+        answer = self._call(Api.UPDATE_ORDER_STATUS, body=body)
+        return unwrap_single_write(answer.status, answer.body, answer.request)
 
     def delete_order(self, order_id: str) -> None:
         """``DELETE /orders/{id}``: mark the order deleted (a soft delete)."""
-        self._call(Api.DELETE_ORDER, {"order_id": _order_id(order_id, "delete_order")})
+        answer = self._call(Api.DELETE_ORDER, {"order_id": _order_id(order_id, "delete_order")})
+        unwrap_single_write(answer.status, answer.body, answer.request)
 
     def send_custom_event(
         self,
@@ -397,7 +399,7 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
             validate=validate,
         )
         answer = self._call(Api.SEND_CUSTOM_EVENT, body=body, idempotent=retry_unsafe)
-        return unwrap_optional(answer.body)
+        return unwrap_single_write(answer.status, answer.body, answer.request)
 
     def list_settings(self, setting: str) -> list[dict[str, Any]]:
         """One settings list: ``customer_attributes``, ``consents``, ``order_attributes`` or

@@ -117,3 +117,34 @@ def test_every_identifier_spelling_ties_the_error_to_its_record():
     orders = [{"id": "O-1", "websiteId": 2}, {"id": "O-2"}]
     assert [e.index for e in parse_item_errors([{"orderId": "O-2", "message": "x"}], records=orders)] == [1]
     assert [e.index for e in parse_item_errors([{"id": "O-1", "message": "x"}], records=orders)] == [0]
+
+
+# One-record writes (custom events, status changes, deletes): a 2xx whose body reports errors is a refusal.
+
+
+def test_a_custom_event_answered_201_with_errors_is_not_counted_as_fired(make_hook, emulator):
+    from airflow_provider_expertsender.exceptions import ExpertSenderValidationError
+
+    emulator.switches.event_unknown_customer = "201_errors"
+    hook = make_hook()
+
+    with pytest.raises(
+        ExpertSenderValidationError, match="answered 201 but its body reports errors"
+    ) as caught:
+        hook.send_custom_event(7, email="nobody@example.com")
+
+    assert caught.value.errors == ["customerId: The customer does not exist."]
+    assert not caught.value.maybe_applied
+
+
+def test_bulk_custom_events_answered_201_with_errors_are_rejected(make_hook, emulator):
+    emulator.switches.event_unknown_customer = "201_errors"
+    hook = make_hook()
+    hook.upsert_customers([{"email": "known@example.com"}])
+    events = [{"email": "known@example.com"}, {"email": "nobody@example.com"}]
+
+    with pytest.raises(ExpertSenderRejectedRecordsError) as caught:
+        run_write(hook, resource="custom_events", custom_event_id=7, records=events)
+
+    summary = caught.value.summary
+    assert (summary["sent"], summary["accepted"], summary["rejected"]) == (2, 1, 1)
