@@ -63,6 +63,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [f"{_MODULE}.triggers.expertsender"],
             }
         ],
+        "extra-links": [f"{_MODULE}.links.ExpertSenderDeadLetterLink"],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

@@ -14,7 +14,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_expertsender.arguments import check_identifiers_early, is_given, one_identifier
+from airflow_provider_expertsender.assets import emit_asset_event, with_outlet
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError, ExpertSenderRejectedRecordsError
+from airflow_provider_expertsender.links import ExpertSenderDeadLetterLink
 from airflow_provider_expertsender.operators._base import DEFAULT_CONN_ID, ExpertSenderBaseOperator
 from airflow_provider_expertsender.sync.options import WriteOptions, takes_write_options
 
@@ -79,6 +81,7 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
         "options",
     )
     template_ext: tuple[str, ...] = (".sql",)
+    operator_extra_links = (ExpertSenderDeadLetterLink(),)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
     ui_color = "#ffc78a"
 
@@ -105,6 +108,8 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
         **kwargs: Any,
     ) -> None:
         options = WriteOptions.pop_from(kwargs)
+        # Data-aware scheduling (assets.py): the resource's asset alias joins the outlets given.
+        kwargs["outlets"] = with_outlet(self.resource, kwargs.get("outlets"))
         super().__init__(expertsender_conn_id=expertsender_conn_id, **kwargs)
         setattr(self, self.records_param, records)
         self.source_path = source_path
@@ -215,6 +220,7 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
             if close is not None:
                 close()  # release the file handle / database cursor at once, also on failure
         self._summary = summary
+        emit_asset_event(context, self.resource, self.expertsender_conn_id, summary)
         return summary
 
     def on_kill(self) -> None:
@@ -237,7 +243,7 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
 
         return write_lineage(
             resource=self.resource,
-            base_url=self.hook.config.base_url,
+            conn_id=self.expertsender_conn_id,
             source_path=self.source_path,
             sql=self.sql,
             sql_conn_id=self.sql_conn_id,

@@ -2,9 +2,9 @@
 
 Datasets:
 
-* output: ``namespace="expertsender://<API host>"``, ``name="customers"`` or ``"orders"`` (one business unit
-  per connection, so the host plus the resource names what was written), with an ``outputStatistics`` facet
-  holding the number of accepted records;
+* output: ``namespace="expertsender://<connection id>"``, ``name="customers"`` or ``"orders"``: the names of
+  the Asset the write updates (``assets.py``; one business unit per connection, and the API host is the same
+  for every unit), with an ``outputStatistics`` facet holding the number of accepted records;
 * input, for ``source_path``: the file or folder, named after the OpenLineage conventions (``s3://bucket``
   + key, ``gs://bucket`` + path, ``file`` + absolute path); the connection id of ``s3://conn@bucket`` is
   dropped;
@@ -23,6 +23,7 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_expertsender.assets import dataset_name
 from airflow_provider_expertsender.sync.paths import is_uri
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def _sql_inputs(sql: str, sql_conn_id: str) -> list[Any]:
 def write_lineage(
     *,
     resource: str,
-    base_url: str,
+    conn_id: str,
     source_path: Any = None,
     sql: str | None = None,
     sql_conn_id: str | None = None,
@@ -69,7 +70,7 @@ def write_lineage(
     """The ``OperatorLineage`` of one write.
 
     :param resource: ``"customers"`` or ``"orders"``.
-    :param base_url: the API's base URL (from the connection; only its host is used).
+    :param conn_id: the (rendered) ExpertSender connection id, which names the business unit.
     :param source_path: the rendered ``source_path``, if the input was files.
     :param sql: the rendered query, if the input was SQL.
     :param sql_conn_id: its connection.
@@ -96,6 +97,6 @@ def write_lineage(
     output_facets: dict[str, Any] = {}
     if summary and not summary.get("dry_run"):
         output_facets["outputStatistics"] = OutputStatisticsOutputDatasetFacet(rowCount=summary["accepted"])
-    host = urlsplit(base_url).hostname or base_url
-    outputs = [OutputDataset(namespace=f"expertsender://{host}", name=resource, outputFacets=output_facets)]
+    namespace, name = dataset_name(resource, conn_id)
+    outputs = [OutputDataset(namespace=namespace, name=name, outputFacets=output_facets)]
     return OperatorLineage(inputs=inputs, outputs=outputs)

@@ -43,7 +43,8 @@ def test_file_input_and_customers_output(openlineage, tmp_path, store, run_op, e
 
     assert [(d.namespace, d.name) for d in lineage.inputs] == [("file", str(path))]
     [output] = lineage.outputs
-    assert (output.namespace, output.name) == ("expertsender://127.0.0.1", "customers")
+    # The names of the customers Asset of this connection (expertsender://expertsender_default/customers).
+    assert (output.namespace, output.name) == ("expertsender://expertsender_default", "customers")
     assert output.outputFacets["outputStatistics"].rowCount == 2
     assert emulator.api_key not in repr(lineage)
 
