@@ -64,6 +64,18 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": [f"{_MODULE}.links.ExpertSenderDeadLetterLink"],
+        # expertsender://<connection id>/<resource> Assets (docs/assets.md): Airflow 3 reads "asset-uris",
+        # 2.10 "dataset-uris".
+        **{
+            key: [
+                {
+                    "schemes": ["expertsender"],
+                    "handler": f"{_MODULE}.assets.sanitize_uri",
+                    "to_openlineage_converter": f"{_MODULE}.assets.convert_asset_to_openlineage",
+                }
+            ]
+            for key in ("asset-uris", "dataset-uris")
+        },
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

@@ -31,14 +31,14 @@ Adding a bulk write operator: one line in :data:`RESOURCES` (its ``resource`` ->
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import SplitResult, quote, urlsplit
 
 from airflow_provider_expertsender.hooks.expertsender import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from airflow_provider_expertsender._compat import Asset, AssetAlias
+    from airflow_provider_expertsender._compat import Asset, AssetAlias, OpenLineageDataset
 
 SCHEME = "expertsender"
 
@@ -151,3 +151,32 @@ def emit_asset_event(context: Any, resource: str, conn_id: str, summary: Mapping
     register_asset_alias(alias.name)
     outlet_events[alias].add(expertsender_asset(resource, conn_id), extra=event_extra(summary))
     return True
+
+
+# -- Airflow's hooks for the scheme (provider info ``asset-uris`` / ``dataset-uris``) ------------------------
+
+
+def sanitize_uri(uri: SplitResult) -> SplitResult:
+    """Airflow's check of an ``expertsender://`` Asset URI: a connection id and one resource.
+
+    :raises ValueError: the URI names no connection id or not exactly one resource (Airflow 3 refuses the
+        Asset; 2.10 warns).
+    """
+    path = uri.path.strip("/")
+    if not uri.netloc or not path or "/" in path:
+        raise ValueError(
+            f"An ExpertSender asset URI is expertsender://<connection id>/<resource> (e.g. "
+            f"{asset_uri('customers')}); use expertsender_asset() to build one."
+        )
+    return uri
+
+
+def convert_asset_to_openlineage(asset: Any, lineage_context: Any) -> OpenLineageDataset:
+    """The OpenLineage dataset of an ``expertsender://`` Asset: the names the write operators report.
+
+    The OpenLineage provider calls it when the Asset is another task's inlet or outlet.
+    """
+    from airflow_provider_expertsender._compat import OpenLineageDataset
+
+    parts = urlsplit(asset.uri)
+    return OpenLineageDataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path.strip("/"))

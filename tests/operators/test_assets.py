@@ -350,3 +350,33 @@ def test_openlineage_uses_the_assets_names():
         "expertsender://c",
         "custom_events",
     )  # no Asset yet: same form
+
+
+def test_airflow_checks_expertsender_uris_with_the_providers_handler():
+    """Registered in the provider info: Airflow runs sanitize_uri on every expertsender:// Asset."""
+    from airflow_provider_expertsender import get_provider_info
+    from airflow_provider_expertsender._compat import AIRFLOW_V_3_0_PLUS, Asset
+    from airflow_provider_expertsender.assets import sanitize_uri
+
+    info = get_provider_info()
+    assert info["asset-uris"] == info["dataset-uris"]
+    assert info["asset-uris"][0]["schemes"] == ["expertsender"]
+    from urllib.parse import urlsplit
+
+    for bad in ("expertsender:///customers", "expertsender://conn", "expertsender://conn/customers/extra"):
+        with pytest.raises(ValueError, match="expertsender://<connection id>/<resource>"):
+            sanitize_uri(urlsplit(bad))
+    assert sanitize_uri(urlsplit(asset_uri("orders", "x"))).netloc == "x"
+    if AIRFLOW_V_3_0_PLUS:  # 2.10 only warns about a URI its handler refuses
+        with pytest.raises(ValueError):
+            Asset("expertsender:///customers")
+
+
+def test_openlineage_converter_gives_the_operators_names():
+    pytest.importorskip(
+        "airflow.providers.openlineage", reason="apache-airflow-providers-openlineage missing"
+    )
+    from airflow_provider_expertsender.assets import convert_asset_to_openlineage, dataset_name
+
+    dataset = convert_asset_to_openlineage(expertsender_asset("customers", "bu_pl"), None)
+    assert (dataset.namespace, dataset.name) == dataset_name("customers", "bu_pl")

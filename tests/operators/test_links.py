@@ -80,7 +80,7 @@ def test_link_from_the_summary_in_xcom(monkeypatch):
 
 @pytest.mark.dag
 def test_a_run_with_a_local_dead_letter_file_offers_no_link(run_dag, expertsender_conn, store, tmp_path):
-    """A real run on this Airflow line: the link is computed without error and stays empty for a local file."""
+    """A real run on this Airflow line: the link is computed without error, and empty for a local file."""
     from airflow_provider_expertsender._compat import AIRFLOW_V_3_0_PLUS
 
     dead = tmp_path / "dead.jsonl"
@@ -97,7 +97,7 @@ def test_a_run_with_a_local_dead_letter_file_offers_no_link(run_dag, expertsende
 
         from airflow_provider_expertsender.operators.customers import ExpertSenderUpsertCustomersOperator
 
-        with DAG(dag_id="es_links_local", schedule=None, start_date=pendulum.datetime(2025, 1, 1), catchup=False):
+        with DAG(dag_id="es_links_local", schedule=None, start_date=pendulum.datetime(2025, 1, 1)):
             ExpertSenderUpsertCustomersOperator(
                 task_id="upsert",
                 customers=[{{"email": "a@example.com"}}, {{"email": "nope"}}],
@@ -127,7 +127,8 @@ def test_the_link_survives_dag_serialization(airflow_db):
         from airflow import DAG
         from airflow.serialization.serialized_objects import SerializedDAG as Serializer  # type: ignore
 
-    with DAG(dag_id="es_links_serialized", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
+    dag = DAG(dag_id="es_links_serialized", schedule=None, start_date=pendulum.datetime(2025, 1, 1))  # noqa: AIR311
+    with dag:
         ExpertSenderUpsertCustomersOperator(task_id="upsert", customers=[{"email": "a@example.com"}])
     back = Serializer.from_dict(Serializer.to_dict(dag))
     task = back.get_task("upsert")
