@@ -46,6 +46,9 @@ SCHEME = "expertsender"
 RESOURCES: dict[str, str] = {
     "customers": "customers",
     "orders": "orders",
+    "custom_events": "custom_events",
+    "order_statuses": "order_statuses",
+    "order_deletes": "order_deletes",
 }
 
 #: Summary keys never copied to an event's extra (not counts; the extra is JSON in Airflow's database).

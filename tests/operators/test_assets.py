@@ -42,7 +42,10 @@ except ImportError:  # Airflow 2
 
 from airflow_provider_expertsender.assets import expertsender_asset
 from airflow_provider_expertsender.operators.customers import ExpertSenderUpsertCustomersOperator
-from airflow_provider_expertsender.operators.orders import ExpertSenderRegisterOrdersOperator
+from airflow_provider_expertsender.operators.orders import (
+    ExpertSenderDeleteOrdersOperator,
+    ExpertSenderRegisterOrdersOperator,
+)
 
 START = pendulum.datetime(2025, 1, 1, tz="UTC")
 """
@@ -235,8 +238,8 @@ def test_a_dag_on_the_customers_asset_runs_after_an_upsert_landed_and_not_when_n
 
 @pytest.mark.dag
 def test_orders_and_mapped_writes_emit_on_their_own_assets(run_dag, bu_conn, customers):
-    """Orders land on the orders Asset; each mapped upsert task that landed emits once (the alias comes with
-    the unmapped operator: on 2.10 it is registered on first use)."""
+    """Orders land on the orders Asset, deletions on theirs; each mapped upsert task that landed emits once
+    (the alias comes with the unmapped operator: on 2.10 it is registered on first use)."""
     source = (
         _HEAD
         + f"""
@@ -244,10 +247,13 @@ with DAG(dag_id="es_assets_mapped", schedule=None, start_date=START, catchup=Fal
     ExpertSenderUpsertCustomersOperator.partial(
         task_id="upsert", expertsender_conn_id="{bu_conn}", on_invalid="skip", max_rejected=1.0
     ).expand(customers=[[{ADA!r}], [{INVALID!r}], [{GRACE!r}]])
-    ExpertSenderRegisterOrdersOperator(
+    orders = ExpertSenderRegisterOrdersOperator(
         task_id="orders",
         expertsender_conn_id="{bu_conn}",
         orders=[{order_record("A-1")!r}],
+    )
+    orders >> ExpertSenderDeleteOrdersOperator(
+        task_id="delete", expertsender_conn_id="{bu_conn}", order_ids=["A-1"]
     )
 """
     )
@@ -260,6 +266,8 @@ with DAG(dag_id="es_assets_mapped", schedule=None, start_date=START, catchup=Fal
     [orders_event] = _events(asset_uri("orders", bu_conn))[seen_orders:]
     assert orders_event["accepted"] == 1
     assert orders_event["resource"] == "orders"
+    # The bulk operators added later (one line each in assets.RESOURCES) emit the same way.
+    assert [e["accepted"] for e in _events(asset_uri("order_deletes", bu_conn))][-1:] == [1]
 
 
 # -- the module ---------------------------------------------------------------------------------------------
@@ -346,10 +354,7 @@ def test_openlineage_uses_the_assets_names():
     for resource in RESOURCES:
         namespace, name = dataset_name(resource, "shop pl")
         assert f"{namespace}/{name}" == asset_uri(resource, "shop pl")
-    assert dataset_name("custom_events", "c") == (
-        "expertsender://c",
-        "custom_events",
-    )  # no Asset yet: same form
+    assert dataset_name("settings", "c") == ("expertsender://c", "settings")  # no Asset: the same form
 
 
 def test_airflow_checks_expertsender_uris_with_the_providers_handler():
