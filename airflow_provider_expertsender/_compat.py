@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         AssetAlias,
         BaseHook,
         BaseOperator,
+        BaseOperatorLink,
         BaseSensorOperator,
         Connection,
         Context,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
         AirflowSkipException,
         AirflowTaskTimeout,
     )
+    from airflow.sdk.execution_time.xcom import XCom
     from airflow.sdk.log import mask_secret
     from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -66,6 +68,7 @@ __all__ = [
     "AssetAlias",
     "BaseHook",
     "BaseOperator",
+    "BaseOperatorLink",
     "BaseSensorOperator",
     "BaseTrigger",
     "ClassicFormParts",
@@ -81,10 +84,12 @@ __all__ = [
     "PokeReturnValue",
     "SQLParser",
     "TriggerEvent",
+    "XCom",
     "classic_form_parts",
     "conf",
     "get_async_connection",
     "mask_secret",
+    "register_asset_alias",
 ]
 
 _SDK_EXCEPTIONS = "airflow.sdk.exceptions"  # 3.1+; on 2.10 and 3.0 they live in airflow.exceptions
@@ -106,6 +111,12 @@ _LOCATIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "Asset": (("airflow.sdk", "Asset"), ("airflow.datasets", "Dataset")),
     "AssetAlias": (("airflow.sdk", "AssetAlias"), ("airflow.datasets", "DatasetAlias")),
     "Metadata": (("airflow.sdk", "Metadata"), ("airflow.datasets.metadata", "Metadata")),
+    "BaseOperatorLink": (
+        ("airflow.sdk", "BaseOperatorLink"),
+        ("airflow.models.baseoperatorlink", "BaseOperatorLink"),
+    ),
+    # The configured XCom backend: 3.x resolves it in the Task SDK, 2.10 in airflow.models.xcom.
+    "XCom": (("airflow.sdk.execution_time.xcom", "XCom"), ("airflow.models.xcom", "XCom")),
     # Triggers stay in airflow-core on every line.
     "BaseTrigger": (("airflow.triggers.base", "BaseTrigger"),),
     "TriggerEvent": (("airflow.triggers.base", "TriggerEvent"),),
@@ -231,3 +242,30 @@ def classic_form_parts() -> ClassicFormParts | None:
     return ClassicFormParts(
         BS3TextFieldWidget, lazy_gettext, IntegerField, StringField, NumberRange, Optional
     )
+
+
+def register_asset_alias(name: str) -> None:
+    """Make sure the asset alias ``name`` exists in the metadata DB before a task attaches an event to it.
+
+    Airflow 2.10 fails a successful task's dataset registration ("Can't flush None value found in collection
+    DatasetModel.aliases") when the alias was never written by the DAG processor: under ``dag.test()`` or
+    ``airflow dags test`` of a DAG the scheduler has not parsed yet, and for mapped tasks (the alias comes
+    with the unmapped operator). Airflow 3 skips an unknown alias and still records the Asset's event: nothing
+    to do there.
+    """
+    if _name("AIRFLOW_V_3_0_PLUS"):
+        return
+    from airflow.models.dataset import DatasetAliasModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with create_session() as session:
+            found = session.scalar(
+                select(DatasetAliasModel.id).where(DatasetAliasModel.name == name).limit(1)
+            )
+            if found is None:
+                session.add(DatasetAliasModel(name=name))
+    except IntegrityError:  # another task created it in the meantime
+        pass
