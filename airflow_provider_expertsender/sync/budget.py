@@ -10,8 +10,8 @@ into the limit. A :class:`RequestBudget` makes a 429 everybody's business:
   rises by 2 % per quiet second, so a server's rate limit is followed from below instead of being hit
   again at once; ``max_requests_per_second`` caps the pace from the start.
 
-The hook still owns retrying: :class:`BudgetPolicy` wraps its :class:`~airflow_provider_expertsender.retry.
-RetryPolicy` and reports every 429 it retries to the budget.
+The hook still owns retrying: :class:`BudgetPolicy` wraps its
+:class:`~airflow_provider_expertsender.retry.RetryPolicy` and reports every 429 it retries to the budget.
 """
 
 from __future__ import annotations
