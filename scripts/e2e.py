@@ -470,7 +470,7 @@ def run_emails(url: str, sample_folder: Path) -> set[str]:
 # -- the run -------------------------------------------------------------------------------------------------
 
 
-def _stop_on_sigterm() -> None:
+def stop_on_sigterm() -> None:
     """SIGTERM (e2e.sh passes it on) ends the run through ``finally``: processes stopped, database dropped."""
 
     def handler(signum: int, frame: Any) -> None:
@@ -481,7 +481,7 @@ def _stop_on_sigterm() -> None:
 
 
 def main() -> int:
-    _stop_on_sigterm()
+    stop_on_sigterm()
     started = time.monotonic()
     logs = HOME / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e import HOME, ROOT, Processes, _stop_on_sigterm, free_port, say, wait_for
+from e2e import HOME, ROOT, Processes, free_port, say, stop_on_sigterm, wait_for
 
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 #: The launch flags of a closed network (docs of this machine kind): no background requests to Google.
@@ -156,7 +156,7 @@ def start_ui(processes: Processes, line: str, password: str) -> str:
 
 
 def main() -> int:
-    _stop_on_sigterm()
+    stop_on_sigterm()
     reason = ensure_chromium()
     if reason:
         print(f"browser: SKIPPED: {reason}")
