@@ -9,7 +9,7 @@ This package imports pydantic (about 100 ms): operator modules import it inside 
 
 from __future__ import annotations
 
-from airflow_provider_expertsender.models._base import record_identifier
+from airflow_provider_expertsender.models._base import fold_key, record_identifier
 from airflow_provider_expertsender.models._enums import (
     MATCH_BY_FIELD,
     normalize_customer_mode,
@@ -29,6 +29,7 @@ __all__ = [
     "custom_event_payload",
     "customer_payload",
     "data_fields_payload",
+    "fold_key",
     "normalize_customer_mode",
     "normalize_match_by",
     "normalize_order_mode",

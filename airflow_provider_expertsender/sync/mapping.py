@@ -224,7 +224,7 @@ class RowMapper:
     # ---------------------------------------------------------------------------------------------- planning
 
     def _classify(self, target: str) -> tuple[int, Any]:
-        from airflow_provider_expertsender.models._base import fold_key
+        from airflow_provider_expertsender.models import fold_key
 
         folded = fold_key(target)
         if folded in _JSON_FIELDS:
