@@ -31,7 +31,7 @@ def _private_of_another_package(importer: Path, module: str) -> bool:
         return False
     owner = parts[:private]  # the package that holds the private module
     here = list(importer.relative_to(ROOT).parent.parts)
-    # A private module is private to its package and the packages inside it (``_compat`` at the root serves all).
+    # A private module is private to its package and the packages inside it (root ``_compat`` serves all).
     return here[: len(owner)] != owner
 
 
