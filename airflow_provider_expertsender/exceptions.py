@@ -76,10 +76,9 @@ class ExpertSenderValidationError(ExpertSenderError):
         substatus: str | None = None,
         errors: Any = None,
         status: int | None = 400,
-        method: str | None = None,
-        path: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(message, status=status, method=method, path=path)
+        super().__init__(message, status=status, **kwargs)
         self.title = title
         self.detail = detail
         self.substatus = substatus
@@ -242,3 +241,34 @@ class ExpertSenderRejectedRecordsError(ExpertSenderError):
     def __init__(self, message: str, *, summary: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.summary = summary or {}
+
+
+def error_from_event(name: object, message: str, *, status: object = None) -> ExpertSenderError:
+    """Rebuild an error a trigger event names by its class name, so a deferred sensor fails as it would have
+    failed in poke mode (same type, same message, same HTTP status).
+
+    Only the errors made of a message and an HTTP status are rebuilt by name (the hook's: auth, not found,
+    validation, rate limit, server, transport, response, config); any other name gives an
+    :class:`ExpertSenderError`.
+
+    :param name: the class name the event carries.
+    :param status: the event's HTTP status; ignored unless an int.
+    """
+    cls = _BY_NAME.get(str(name), ExpertSenderError)
+    return cls(message, status=status if isinstance(status, int) and not isinstance(status, bool) else None)
+
+
+_BY_NAME: dict[str, type[ExpertSenderError]] = {
+    cls.__name__: cls
+    for cls in (
+        ExpertSenderError,
+        ExpertSenderAuthError,
+        ExpertSenderConfigError,
+        ExpertSenderNotFoundError,
+        ExpertSenderRateLimitError,
+        ExpertSenderResponseError,
+        ExpertSenderServerError,
+        ExpertSenderTransportError,
+        ExpertSenderValidationError,
+    )
+}

@@ -263,15 +263,21 @@ _DATETIME_RULE = "must be a date-time (datetime, date, or an ISO-8601 string suc
 _DATE_RULE = "must be a date (date, datetime, or an ISO-8601 string such as 1990-04-02)"
 
 
+def _from_iso(value: object, rule: str) -> object:
+    """``value`` with an ISO-8601 string parsed to a datetime or date; any other value as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return _parse_iso(value)
+    except ValueError:
+        raise ValueError(rule) from None
+
+
 def datetime_string(value: object) -> object:
     """A date-time field (order ``date``): ISO-8601 in UTC with ``Z``; a bare date means midnight UTC."""
     if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            value = _parse_iso(value)
-        except ValueError:
-            raise ValueError(_DATETIME_RULE) from None
+    value = _from_iso(value, _DATETIME_RULE)
     if isinstance(value, datetime):
         return format_datetime(value)
     if isinstance(value, date):
@@ -287,11 +293,7 @@ def birth_date_string(value: object) -> object:
     """
     if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            value = _parse_iso(value)
-        except ValueError:
-            raise ValueError(_DATE_RULE) from None
+    value = _from_iso(value, _DATE_RULE)
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, date):

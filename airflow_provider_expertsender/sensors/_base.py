@@ -28,15 +28,9 @@ from airflow_provider_expertsender._compat import (
 )
 from airflow_provider_expertsender.conditions import TRANSIENT_ERRORS, Verdict
 from airflow_provider_expertsender.exceptions import (
-    ExpertSenderAuthError,
-    ExpertSenderConfigError,
     ExpertSenderError,
     ExpertSenderNotFoundError,
-    ExpertSenderRateLimitError,
-    ExpertSenderResponseError,
-    ExpertSenderServerError,
-    ExpertSenderTransportError,
-    ExpertSenderValidationError,
+    error_from_event,
 )
 from airflow_provider_expertsender.hooks.expertsender import DEFAULT_CONN_ID
 
@@ -48,22 +42,6 @@ if TYPE_CHECKING:
 #: the deadline before every poll, normally reports the timeout itself (with its message), even when a request
 #: is running at the deadline.
 DEFERRAL_GRACE_S = 60.0
-
-# Errors an "error" event can name, rebuilt with their type so the task fails as it would in poke mode.
-_TYPED_ERRORS: dict[str, type[ExpertSenderError]] = {
-    cls.__name__: cls
-    for cls in (
-        ExpertSenderError,
-        ExpertSenderAuthError,
-        ExpertSenderConfigError,
-        ExpertSenderNotFoundError,
-        ExpertSenderRateLimitError,
-        ExpertSenderResponseError,
-        ExpertSenderServerError,
-        ExpertSenderTransportError,
-        ExpertSenderValidationError,
-    )
-}
 
 
 class ExpertSenderBaseSensor(BaseSensorOperator):
@@ -203,9 +181,7 @@ class ExpertSenderBaseSensor(BaseSensorOperator):
         if status == "timeout":
             raise AirflowSensorTimeout(message)
         if status == "error":
-            error_cls = _TYPED_ERRORS.get(str(event.get("error")), ExpertSenderError)
-            http_status = event.get("http_status")
-            raise error_cls(message, status=http_status if isinstance(http_status, int) else None)
+            raise error_from_event(event.get("error"), message, status=event.get("http_status"))
         raise ExpertSenderError(f"Unexpected trigger event for {self._what} (status {status!r}).")
 
     def _poke_once(self, context: Context) -> bool | PokeReturnValue:
