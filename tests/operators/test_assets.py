@@ -385,3 +385,30 @@ def test_openlineage_converter_gives_the_operators_names():
 
     dataset = convert_asset_to_openlineage(expertsender_asset("customers", "bu_pl"), None)
     assert (dataset.namespace, dataset.name) == dataset_name("customers", "bu_pl")
+
+
+@pytest.mark.dag
+def test_an_incremental_run_with_nothing_new_emits_no_event(run_dag, bu_conn, store, tmp_path):
+    """With state_path, a second run of the same records sends nothing, so nothing is announced."""
+    state = tmp_path / "customers.sqlite"
+    source = (
+        _HEAD
+        + f"""
+with DAG(dag_id="es_assets_incremental", schedule=None, start_date=START, catchup=False):
+    ExpertSenderUpsertCustomersOperator(
+        task_id="upsert",
+        customers=[{ADA!r}, {GRACE!r}],
+        state_path={str(state)!r},
+        expertsender_conn_id="{bu_conn}",
+    )
+"""
+    )
+    uri = asset_uri("customers", bu_conn)
+    seen = len(_events(uri))
+    first = run_dag(source, "es_assets_incremental")
+    assert first.state == "success", first.task_states
+    assert [e["accepted"] for e in _events(uri)[seen:]] == [2]
+    second = run_dag(source, "es_assets_incremental")
+    assert second.state == "success", second.task_states
+    assert second.xcom("upsert")["accepted"] == 0
+    assert len(_events(uri)) == seen + 1
