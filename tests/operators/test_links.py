@@ -133,3 +133,42 @@ def test_the_link_survives_dag_serialization(airflow_db):
     back = Serializer.from_dict(Serializer.to_dict(dag))
     task = back.get_task("upsert")
     assert "Dead letters" in task.extra_links
+
+
+@pytest.mark.dag
+def test_airflow3_stores_the_link_also_when_the_write_failed(
+    run_dag, expertsender_conn, store, tmp_path, monkeypatch
+):
+    """The worker computes the link at the end of a failed try too (max_rejected exceeded), from the summary
+    the operator pushed; ``console_url`` is stubbed because no object store is reachable from the tests."""
+    from airflow_provider_expertsender import links
+    from airflow_provider_expertsender._compat import AIRFLOW_V_3_0_PLUS
+
+    if not AIRFLOW_V_3_0_PLUS:
+        pytest.skip("Airflow 2.10 computes links in the webserver (test_link_from_the_summary_in_xcom)")
+    monkeypatch.setattr(
+        links, "console_url", lambda path: f"https://console.example/{path}" if path else None
+    )
+    dead = tmp_path / "dead.jsonl"
+    result = run_dag(
+        f"""
+        from __future__ import annotations
+
+        import pendulum
+        from airflow.sdk import DAG
+
+        from airflow_provider_expertsender.operators.customers import ExpertSenderUpsertCustomersOperator
+
+        with DAG(dag_id="es_links_failed", schedule=None, start_date=pendulum.datetime(2025, 1, 1)):
+            ExpertSenderUpsertCustomersOperator(
+                task_id="upsert",
+                customers=[{{"email": "a@example.com"}}, {{"email": "nope"}}],
+                on_invalid="skip",
+                dead_letter_path={str(dead)!r},
+                retries=0,
+            )
+        """,
+        "es_links_failed",
+    )
+    assert result.task_states == {"upsert": "failed"}
+    assert result.xcom("upsert", key="_link_ExpertSenderDeadLetterLink") == f"https://console.example/{dead}"
