@@ -30,6 +30,7 @@ Adding a bulk write operator: one line in :data:`RESOURCES` (its ``resource`` ->
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, quote, urlsplit
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from airflow_provider_expertsender._compat import Asset, AssetAlias, OpenLineageDataset
+
+log = logging.getLogger(__name__)
 
 SCHEME = "expertsender"
 
@@ -151,7 +154,12 @@ def emit_asset_event(context: Any, resource: str, conn_id: str, summary: Mapping
     from airflow_provider_expertsender._compat import register_asset_alias
 
     alias = asset_alias(resource)
-    register_asset_alias(alias.name)
+    try:
+        register_asset_alias(alias.name)
+    except Exception:  # the write has landed: never fail the task for its announcement
+        log.warning(
+            "Could not register the asset alias %s; the asset event may be lost.", alias.name, exc_info=True
+        )
     outlet_events[alias].add(expertsender_asset(resource, conn_id), extra=event_extra(summary))
     return True
 

@@ -412,3 +412,36 @@ with DAG(dag_id="es_assets_incremental", schedule=None, start_date=START, catchu
     assert second.state == "success", second.task_states
     assert second.xcom("upsert")["accepted"] == 0
     assert len(_events(uri)) == seen + 1
+
+
+def test_a_failure_to_register_the_alias_never_fails_the_landed_write(monkeypatch, caplog):
+    """Announcing is best effort: the records are in ExpertSender already, failing now would resend them."""
+    from airflow_provider_expertsender import _compat
+    from airflow_provider_expertsender.assets import emit_asset_event
+
+    def broken(name: str) -> None:
+        raise RuntimeError("metadata DB not reachable from this worker")
+
+    added: list[tuple[Any, Any, Any]] = []
+
+    class Accessor:
+        def __init__(self, alias: Any) -> None:
+            self.alias = alias
+
+        def add(self, asset: Any, extra: Any = None) -> None:
+            added.append((self.alias, asset, extra))
+
+    class Events(dict):
+        def __missing__(self, alias: Any) -> Accessor:
+            return Accessor(alias)
+
+    monkeypatch.setattr(_compat, "register_asset_alias", broken)
+    context = {"outlet_events": Events()}
+    assert emit_asset_event(context, "customers", "bu", {"accepted": 1, "read": 1}) is True
+    [(alias, asset, extra)] = added
+    assert alias == asset_alias("customers")
+    assert asset.uri == asset_uri("customers", "bu")
+    assert extra == {"accepted": 1, "read": 1}
+    assert "Could not register the asset alias" in caplog.text
+    assert emit_asset_event(context, "customers", "bu", {"accepted": 0}) is False
+    assert emit_asset_event({}, "customers", "bu", {"accepted": 1}) is False  # no outlet_events: no event
