@@ -34,13 +34,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_sync as common  # (the RSS helpers)
+from emulator_process import emulator_process
 
 
 def row(i: int, changed: bool = False) -> dict[str, Any]:
@@ -125,33 +124,6 @@ def run_child(kind: str, path: Path, state: Path, url: str) -> dict[str, Any]:
     return result
 
 
-@contextmanager
-def emulator() -> Iterator[str]:
-    """A fresh emulator process with its admin API (request log, stored customers); yields its URL."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "airflow_provider_expertsender.emulator",
-            "--port",
-            "0",
-            "--quiet",
-            "--admin",
-            "--api-key",
-            common.KEY,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        yield next(word for word in line.split() if word.startswith("http://")).rstrip(".,")
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
 def admin(url: str, path: str, method: str = "GET") -> Any:
     request = urllib.request.Request(f"{url}/_emulator/{path}", method=method)
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -193,7 +165,7 @@ def main() -> int:
     changed = write_jsonl(workdir / "customers-1pct.jsonl", rows, every=every)
     state = workdir / "state.sqlite"
     results: dict[str, dict[str, Any]] = {}
-    with emulator() as url:
+    with emulator_process(common.KEY, "--admin") as url:  # admin API: request log, stored customers
         results["fill (all new)"] = run_child("fill", same, state, url)
         size_full = state.stat().st_size
         admin(url, "reset", "POST")
