@@ -9,6 +9,11 @@ The engine tells each of them, in this order:
 3. :meth:`Ledger.confirmed` once the API confirmed records (from the coordinating thread), and
 4. :meth:`Ledger.close` at the end, saying whether the whole input was processed.
 
+A ledger may also define ``select(stream, validate)``: the engine then hands it the ``(position, record)``
+stream of the input and the validation (``validate(position, record) -> payload or None``) and batches the
+``(position, record, payload)`` it yields; the incremental state uses this to skip unchanged rows before
+validating them (``sync/state.py``).
+
 Keys are the resource's record key (``e-mail``, ``(websiteId, id)``...; ``None`` for custom events); payloads
 are the validated API payloads (canonical: the same record always gives the same payload).
 """

@@ -42,6 +42,7 @@ import pickle
 import secrets
 import shutil
 import sqlite3
+import struct
 import tempfile
 import threading
 import time
@@ -58,6 +59,7 @@ STATE_RESOURCES = ("customers", "orders")
 FORMAT_VERSION = 1
 #: SQLite ``application_id`` of a state file ("ESST"), so another SQLite database is not taken for one.
 APPLICATION_ID = 0x45535354
+_INT64 = struct.Struct("<q").unpack
 #: Records looked up together (one query each for the input cache and the state).
 CHUNK = 1024
 
@@ -135,17 +137,20 @@ class Digests:
     """
 
     def __init__(self, salt: bytes, context: str = "") -> None:
-        self._salt = salt
-        self._context = context.encode()
+        # Keyed hashers copied for each value (cheaper than keying a new one); the input cache's starts with
+        # the context.
+        self._base = hashlib.blake2b(digest_size=8, key=salt)
+        self._raw_base = self._base.copy()
+        self._raw_base.update(context.encode())
 
-    def _int(self, data: bytes) -> int:
-        return int.from_bytes(
-            hashlib.blake2b(data, digest_size=8, key=self._salt).digest(), "little", signed=True
-        )
+    @staticmethod
+    def _int(hasher: Any, data: bytes) -> int:
+        hasher.update(data)
+        return int(_INT64(hasher.digest())[0])
 
     def key(self, key: Any) -> int:
         """The hash of a record key (a string, or a tuple such as ``(websiteId, id)``)."""
-        return self._int(marshal.dumps(key, 0))
+        return self._int(self._base.copy(), marshal.dumps(key, 0))
 
     def payload(self, payload: Mapping[str, Any]) -> int:
         """The hash of a validated API payload in its canonical form.
@@ -158,7 +163,7 @@ class Digests:
             data = marshal.dumps(value, 0)
         except ValueError:  # a value marshal does not know (not produced by the models): its JSON text
             data = json.dumps(value, sort_keys=True, default=str).encode()
-        return self._int(data)
+        return self._int(self._base.copy(), data)
 
     def raw(self, record: Any) -> int | None:
         """The hash of an input record as mapped (before validation), for the input cache; ``None`` when the
@@ -170,7 +175,7 @@ class Digests:
                 data = pickle.dumps(record, protocol=5)
             except Exception:
                 return None
-        return self._int(self._context + data)
+        return self._int(self._raw_base.copy(), data)
 
 
 # ------------------------------------------------------------------------------------------------ the store

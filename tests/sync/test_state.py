@@ -150,6 +150,26 @@ def test_product_attribute_order_does_not_change_the_hash() -> None:
     assert digests.payload(one) == digests.payload(two)
 
 
+def test_the_hash_functions_are_part_of_the_format() -> None:
+    """Changing how keys, payloads or input rows are hashed makes every state say "changed": it needs a new
+    FORMAT_VERSION (and this test updated)."""
+    import hashlib
+    import marshal
+
+    def reference(data: bytes) -> int:
+        digest = hashlib.blake2b(data, digest_size=8, key=b"s" * 16).digest()
+        return int.from_bytes(digest, "little", signed=True)
+
+    digests = Digests(b"s" * 16, "ctx")
+    payload = {"email": "a@example.com", "customAttributes": [{"name": "b"}, {"name": "a"}]}
+    assert digests.key("a@example.com") == reference(marshal.dumps("a@example.com", 0))
+    assert digests.payload(payload) == reference(
+        marshal.dumps({"email": "a@example.com", "customAttributes": [{"name": "a"}, {"name": "b"}]}, 0)
+    )
+    assert digests.raw({"email": "a"}) == reference(b"ctx" + marshal.dumps({"email": "a"}, 0))
+    assert FORMAT_VERSION == 1
+
+
 def test_hashes_depend_on_the_salt_and_are_64_bit() -> None:
     one, two = Digests(b"a" * 16), Digests(b"b" * 16)
     assert one.key("a@example.com") != two.key("a@example.com")
