@@ -63,11 +63,13 @@ _WRITE_COUNTERS = (
 
 
 def warehouse_conf(data: Mapping[str, Any], dead_letters: Path) -> dict[str, Any]:
-    """The run configuration (``params``) of the warehouse-sync example for the sample data."""
+    """The run configuration (``params``) of the warehouse-sync example for the sample data (its
+    incremental-sync state next to the dead letters: a new emulator is a new business unit)."""
     return {
         "warehouse_conn_id": WAREHOUSE_CONN_ID,
         "landing_path": data["landing_path"],
         "dead_letter_path": str(dead_letters),
+        "state_path": str(dead_letters.parent / "state"),
     }
 
 

@@ -274,7 +274,7 @@ def test_warehouse_sync_example(run_dag, expertsender_conn, emulator, warehouse,
     result = run_dag(
         EXAMPLES / "example_expertsender_warehouse_sync.py",
         "example_expertsender_warehouse_sync",
-        conf={**demo.warehouse_conf(warehouse, dead_letters), "state_path": str(tmp_path / "state")},
+        conf=demo.warehouse_conf(warehouse, dead_letters),
     )
     assert result.state == "success", result.task_states
     assert len(result.mapped_xcoms("customers_from_sql")) == 4  # one mapped task per partition

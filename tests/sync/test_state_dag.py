@@ -25,6 +25,18 @@ def _sample_data() -> Any:
     return module
 
 
+def test_the_example_state_is_forgotten_with_new_sample_data(tmp_path, airflow_db):
+    """The DAG's default state folder is the one the sample-data script empties: new sample data (for a new
+    emulator) is sent again rather than compared with what an earlier business unit received."""
+    sample = _sample_data()
+    source = EXAMPLE.read_text()
+    assert f'"state_path": "{sample.DEFAULT_FOLDER / "state"}"' in source
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "customers-sql-0.sqlite").write_bytes(b"old")
+    sample.make_sample_data(tmp_path)
+    assert not (tmp_path / "state").exists()
+
+
 @pytest.mark.dag
 def test_warehouse_example_second_run_sends_only_what_changed(
     run_dag, expertsender_conn, emulator, tmp_path, monkeypatch
