@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_expertsender._extras import NUMERIC_EXTRAS
+
 __version__ = "0.1.0"
 
 PACKAGE_NAME = "airflow-provider-expertsender"
@@ -99,33 +101,19 @@ PLACEHOLDERS = {
     "extra": '{"read_timeout": 60, "max_retries": 5, "batch_size": 100}',
 }
 
-# Connection extras shown as form fields. Keep in step with connection.py, which parses and validates them.
+# Connection extras shown as form fields: the labelled ones of the table connection.py parses with, so the
+# form's bounds are the runtime's.
 CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "connect_timeout": {
-        "label": "Connect timeout (s)",
-        "description": "Seconds to wait for the TCP/TLS connection. Default 10.",
-        "type": "number",
-        "default": 10,
-    },
-    "read_timeout": {
-        "label": "Read timeout (s)",
-        "description": "Seconds to wait for a response. Default 60.",
-        "type": "number",
-        "default": 60,
-    },
-    "max_retries": {
-        "label": "Max retries",
-        "description": "Retries on connection errors, 5xx and 429 (0 disables). Default 5.",
-        "type": "integer",
-        "default": 5,
-    },
-    "batch_size": {
-        "label": "Batch size",
-        "description": "Records per POST /customers or /orders request. Default 100 (the real limit is "
-        "undocumented).",
-        "type": "integer",
-        "default": 100,
-    },
+    name: {
+        "label": spec.label,
+        "description": spec.description,
+        "type": spec.kind,
+        "default": spec.default,
+        "minimum": spec.minimum,
+        "maximum": spec.maximum,
+    }
+    for name, spec in NUMERIC_EXTRAS.items()
+    if spec.label
 }
 
 
@@ -138,7 +126,12 @@ def _conn_fields() -> dict[str, Any]:
         name: {
             "label": spec["label"],
             "description": spec["description"],
-            "schema": {"type": [spec["type"], "null"], "minimum": 0, "default": spec["default"]},
+            "schema": {
+                "type": [spec["type"], "null"],
+                "minimum": spec["minimum"],
+                "maximum": spec["maximum"],
+                "default": spec["default"],
+            },
         }
         for name, spec in CONN_FIELDS.items()
     }

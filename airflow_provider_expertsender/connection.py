@@ -12,12 +12,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_expertsender import CONN_TYPE, DEFAULT_BASE_URL
+from airflow_provider_expertsender._extras import NUMERIC_EXTRAS, NumericExtra
 from airflow_provider_expertsender.endpoints import ORDER_GET_PATHS
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 
@@ -57,22 +58,34 @@ class ExpertSenderConnectionConfig:
     :param log_payloads: log request and response bodies (they carry personal data: debugging only).
     :param order_get_path: which path reads one order, ``id`` (``/orders/id/{id}``, default) or ``bare``
         (``/orders/{id}``): the real API's path is not documented (see ``endpoints.ORDER_GET_PATHS``).
+    :param unknown_extras: extras of the connection this provider does not know (ignored; ``test_connection``
+        reports them).
+
+    The bounds of the numeric extras are ``_extras.NUMERIC_EXTRAS``, the table the connection form uses too.
     """
 
     base_url: str
     api_key: str = field(repr=False)
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    max_retries: int = 5
-    backoff_base: float = 1.0
-    backoff_max: float = 60.0
-    retry_after_max: float = 300.0
-    max_retry_time: float = 900.0
-    batch_size: int = 100
-    max_concurrency: int = 4
+    connect_timeout: float = float(NUMERIC_EXTRAS["connect_timeout"].default)
+    read_timeout: float = float(NUMERIC_EXTRAS["read_timeout"].default)
+    max_retries: int = int(NUMERIC_EXTRAS["max_retries"].default)
+    backoff_base: float = float(NUMERIC_EXTRAS["backoff_base"].default)
+    backoff_max: float = float(NUMERIC_EXTRAS["backoff_max"].default)
+    retry_after_max: float = float(NUMERIC_EXTRAS["retry_after_max"].default)
+    max_retry_time: float = float(NUMERIC_EXTRAS["max_retry_time"].default)
+    batch_size: int = int(NUMERIC_EXTRAS["batch_size"].default)
+    max_concurrency: int = int(NUMERIC_EXTRAS["max_concurrency"].default)
     verify: bool = True
     log_payloads: bool = False
     order_get_path: str = "id"
+    unknown_extras: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never be repeated from a server's text: the API key, as sent and URL-encoded."""
+        from urllib.parse import quote
+
+        return tuple(dict.fromkeys((self.api_key, quote(self.api_key, safe=""))))
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -102,20 +115,18 @@ class ExpertSenderConnectionConfig:
             mask_secret(conn.password)
         extras = _extras_of(conn)
         values: dict[str, Any] = {}
+        unknown: list[str] = []
         for name, raw in extras.items():
             parser = _PARSERS.get(name)
             if parser is None:
-                log.warning(
-                    "Connection %r: ignoring unknown extra %r (known extras: %s).",
-                    conn.conn_id,
-                    name,
-                    ", ".join(sorted(_PARSERS)),
-                )
+                unknown.append(name)
                 continue
             if raw is None or (isinstance(raw, str) and not raw.strip()):
                 continue  # an empty form field means "use the default"
             values[name] = parser(conn.conn_id, name, raw)
-        config = cls(base_url=_base_url(conn), api_key=api_key, **values)
+        config = cls(base_url=_base_url(conn), api_key=api_key, unknown_extras=tuple(unknown), **values)
+        if unknown:
+            log.warning("Connection %r: %s", conn.conn_id, describe_unknown_extras(unknown))
         if not config.verify:
             log.warning(
                 "Connection %r: TLS certificate verification is OFF (extra verify=false); the API key could "
@@ -128,6 +139,19 @@ class ExpertSenderConnectionConfig:
                 conn.conn_id,
             )
         return config
+
+
+def describe_unknown_extras(names: Sequence[str]) -> str:
+    """``the extra 'read_timout' is unknown (did you mean 'read_timeout'?) and is ignored; ...``."""
+    import difflib
+
+    parts = []
+    for name in names:
+        close = difflib.get_close_matches(str(name), list(_PARSERS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parts.append(f"{str(name)[:60]!r}{hint}")
+    known = ", ".join(sorted(_PARSERS))
+    return f"the extra(s) {', '.join(parts)} are unknown and ignored; known extras: {known}."
 
 
 def _extras_of(conn: Connection) -> dict[str, Any]:
@@ -191,49 +215,23 @@ def _bad(conn_id: str | None, name: str, raw: object, accepted: str) -> ExpertSe
     return ExpertSenderConfigError(f"Connection {conn_id!r}: extra {name!r} must be {accepted}, got {raw!r}.")
 
 
-def _number(minimum: float, *, inclusive: bool) -> Callable[[str | None, str, object], float]:
-    accepted = f"a number {'>=' if inclusive else '>'} {minimum:g} (seconds)"
+def _numeric(spec: NumericExtra) -> Callable[[str | None, str, object], float | int]:
+    """The parser of one numeric extra: its kind and bounds come from ``_extras.NUMERIC_EXTRAS``."""
+    accepted = spec.accepted()
 
-    def parse(conn_id: str | None, name: str, raw: object) -> float:
-        if isinstance(raw, bool):
+    def parse(conn_id: str | None, name: str, raw: object) -> float | int:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
             raise _bad(conn_id, name, raw, accepted)
         try:
-            value = float(raw.strip() if isinstance(raw, str) else raw)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+            value = float(raw.strip() if isinstance(raw, str) else raw)
+        except ValueError:
             raise _bad(conn_id, name, raw, accepted) from None
-        if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+        if not math.isfinite(value) or not spec.minimum <= value <= spec.maximum:
             raise _bad(conn_id, name, raw, accepted)
-        return value
-
-    return parse
-
-
-def _integer(minimum: int) -> Callable[[str | None, str, object], int]:
-    accepted = f"a whole number >= {minimum}"
-
-    def parse(conn_id: str | None, name: str, raw: object) -> int:
-        if isinstance(raw, bool):
-            raise _bad(conn_id, name, raw, accepted)
-        if isinstance(raw, int):
-            value = raw
-        elif isinstance(raw, float) and raw.is_integer():
-            value = int(raw)
-        elif isinstance(raw, str):
-            text = raw.strip()
-            try:
-                value = int(text)
-            except ValueError:
-                try:
-                    as_float = float(text)
-                except ValueError:
-                    raise _bad(conn_id, name, raw, accepted) from None
-                if not as_float.is_integer():
-                    raise _bad(conn_id, name, raw, accepted) from None
-                value = int(as_float)
-        else:
-            raise _bad(conn_id, name, raw, accepted)
-        if value < minimum:
-            raise _bad(conn_id, name, raw, accepted)
+        if spec.kind == "integer":
+            if not value.is_integer():
+                raise _bad(conn_id, name, raw, accepted)
+            return int(value)
         return value
 
     return parse
@@ -258,19 +256,15 @@ def _one_of(conn_id: str | None, name: str, raw: object, allowed: tuple[str, ...
 
 
 _PARSERS: dict[str, Callable[[str | None, str, object], Any]] = {
-    "connect_timeout": _number(0, inclusive=False),
-    "read_timeout": _number(0, inclusive=False),
-    "max_retries": _integer(0),
-    "backoff_base": _number(0, inclusive=True),
-    "backoff_max": _number(0, inclusive=True),
-    "retry_after_max": _number(0, inclusive=True),
-    "max_retry_time": _number(0, inclusive=False),
-    "batch_size": _integer(1),
-    "max_concurrency": _integer(1),
+    **{name: _numeric(spec) for name, spec in NUMERIC_EXTRAS.items()},
     "verify": _boolean,
     "log_payloads": _boolean,
     "order_get_path": lambda conn_id, name, raw: _one_of(conn_id, name, raw, tuple(ORDER_GET_PATHS)),
 }
 
 # Every typed extra is parsed above; this fails at import if a field is added without a parser.
-assert set(_PARSERS) == {f.name for f in fields(ExpertSenderConnectionConfig)} - {"base_url", "api_key"}
+assert set(_PARSERS) == {f.name for f in fields(ExpertSenderConnectionConfig)} - {
+    "base_url",
+    "api_key",
+    "unknown_extras",
+}

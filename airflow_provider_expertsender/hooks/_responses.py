@@ -41,6 +41,11 @@ _VALIDATION_STATUSES = frozenset({400, 409, 413, 422})
 # ``data[3].email``, ``Data[3]``, ``$.data[3].email`` (ASP.NET model-state keys) -> 3
 _ITEM_INDEX = re.compile(r"(?<![A-Za-z0-9_])data\[(\d+)\]", re.IGNORECASE)
 _MAX_FIELDS_IN_MESSAGE = 10
+#: Longest piece of server text (a title, a detail, one message) kept in an exception or a log line.
+SERVER_TEXT_LIMIT = 500
+_SCRUB_DEPTH = 8
+_SCRUB_ITEMS = 10_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 # Keys by which an item error object may name the record instead of its index ([UNK]), folded (lower case,
@@ -147,8 +152,43 @@ def decode_json(raw: bytes) -> Any:
         raise ValueError("the JSON is nested too deeply") from None
 
 
+def scrub(value: Any, secrets: Sequence[str] = (), *, limit: int = SERVER_TEXT_LIMIT) -> Any:
+    """Server text made safe to put in an exception, a log line or a trigger event.
+
+    Every string of ``value`` (keys included, any nesting) has the connection's ``secrets`` replaced by
+    ``***`` (a server may echo the API key), control characters replaced by spaces (no forged log lines) and
+    is cut to ``limit`` characters; containers deeper than a few levels or longer than a few hundred items
+    are cut too. Numbers, booleans and None pass unchanged.
+    """
+    return _scrub(value, tuple(s for s in secrets if s), limit, _SCRUB_DEPTH)
+
+
+def _scrub(value: Any, secrets: tuple[str, ...], limit: int, depth: int) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "***")
+        value = _CONTROL.sub(" ", value)
+        return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if depth <= 0:
+        return "\u2026"
+    if isinstance(value, Mapping):
+        items = list(value.items())[:_SCRUB_ITEMS]
+        return {_scrub(str(k), secrets, limit, 0): _scrub(v, secrets, limit, depth - 1) for k, v in items}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v, secrets, limit, depth - 1) for v in value[:_SCRUB_ITEMS]]
+    return _scrub(str(value), secrets, limit, 0)
+
+
 def error_for_response(
-    status: int, raw: bytes, headers: Mapping[str, str], request: RequestInfo, *, unread: str = ""
+    status: int,
+    raw: bytes,
+    headers: Mapping[str, str],
+    request: RequestInfo,
+    *,
+    unread: str = "",
+    secrets: Sequence[str] = (),
 ) -> ExpertSenderError:
     """The typed exception for a non-2xx response (or a 3xx, which the hooks never follow).
 
@@ -157,9 +197,10 @@ def error_for_response(
     :param headers: response headers (case-insensitive mapping; ``Retry-After``, ``Location``).
     :param request: the request it answers.
     :param unread: why the body was not read (too large); the status alone then decides.
+    :param secrets: the connection's secrets, never to be repeated from the server's text (see :func:`scrub`).
     """
     try:
-        body = decode_json(raw) if not unread else None
+        body = scrub(decode_json(raw), secrets) if not unread else None
     except ValueError:
         body = None
     problem = body if isinstance(body, Mapping) else {}
@@ -280,14 +321,17 @@ def unwrap_optional(body: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def unwrap_single_write(status: int, body: Any, request: RequestInfo) -> dict[str, Any]:
+def unwrap_single_write(
+    status: int, body: Any, request: RequestInfo, secrets: Sequence[str] = ()
+) -> dict[str, Any]:
     """What a one-record write (custom event, status change, delete) returned, as :func:`unwrap_optional`;
     a 2xx whose body reports ``errors`` ([UNK]: the WooCommerce plugin treats any ``errors`` member as a
     failed sync) raises, so the record is never counted as written.
 
+    :param secrets: the connection's secrets, removed from the server's text (see :func:`scrub`).
     :raises ExpertSenderValidationError: the body has a non-empty ``errors`` member (``errors`` keeps it).
     """
-    errors = body.get("errors") if isinstance(body, Mapping) else None
+    errors = scrub(body.get("errors"), secrets) if isinstance(body, Mapping) else None
     if errors:
         fields = _field_names(errors)
         named = f"; fields: {', '.join(fields[:_MAX_FIELDS_IN_MESSAGE])}" if fields else ""
@@ -300,12 +344,19 @@ def unwrap_single_write(status: int, body: Any, request: RequestInfo) -> dict[st
     return unwrap_optional(body)
 
 
-def write_result(status: int, body: Any, sent: int, records: Sequence[Any] | None = None) -> WriteResult:
+def write_result(
+    status: int,
+    body: Any,
+    sent: int,
+    records: Sequence[Any] | None = None,
+    secrets: Sequence[str] = (),
+) -> WriteResult:
     """Turn a 2xx answer to a batch write into a :class:`WriteResult` (per-item errors parsed).
 
     :param records: the records of the request, to tie errors that name a record by identifier to it.
+    :param secrets: the connection's secrets, removed from the server's messages (see :func:`scrub`).
     """
-    errors = body.get("errors") if isinstance(body, Mapping) else None
+    errors = scrub(body.get("errors"), secrets) if isinstance(body, Mapping) else None
     return WriteResult(status=status, sent=sent, item_errors=parse_item_errors(errors, sent, records))
 
 

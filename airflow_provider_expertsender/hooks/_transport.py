@@ -28,7 +28,7 @@ from airflow_provider_expertsender.exceptions import (
 from airflow_provider_expertsender.hooks._responses import RequestInfo, error_for_response, parse_success
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import aiohttp
     import requests
@@ -94,7 +94,7 @@ def send(
     except (requests.RequestException, Urllib3Error, OSError) as err:
         raise _requests_failure(err, request, config, limit, deadline) from None
     _log_exchange(logger, config, request, response.status_code, started, items, data, body.raw)
-    return _answer(response.status_code, body, response.headers, request)
+    return _answer(response.status_code, body, response.headers, request, config.secrets)
 
 
 async def asend(
@@ -133,7 +133,7 @@ async def asend(
             raise _read_timeout(request, config, limit, deadline) from None
         raise _aiohttp_failure(err, request, config) from None
     _log_exchange(logger, config, request, status, started, None, None, body.raw)
-    return _answer(status, body, headers, request)
+    return _answer(status, body, headers, request, config.secrets)
 
 
 # -- reading a response: bounded in time and size -----------------------------------------------------
@@ -250,7 +250,9 @@ def _read_sync(response: requests.Response, config: ExpertSenderConnectionConfig
             return body
 
 
-def _answer(status: int, body: _Body, headers: Mapping[str, str], request: RequestInfo) -> Answer:
+def _answer(
+    status: int, body: _Body, headers: Mapping[str, str], request: RequestInfo, secrets: Sequence[str]
+) -> Answer:
     if 200 <= status < 300:
         if body.over or body.unreadable:
             why = body.unreadable or f"larger than the {body.cap // (1024 * 1024)} MiB a response may have"
@@ -262,7 +264,7 @@ def _answer(status: int, body: _Body, headers: Mapping[str, str], request: Reque
             )
         return Answer(status, parse_success(status, body.raw, request), request)
     unread = f"body over {body.cap // 1024} KiB, not read" if body.over else body.unreadable
-    raise error_for_response(status, body.raw, headers, request, unread=unread)
+    raise error_for_response(status, body.raw, headers, request, unread=unread, secrets=secrets)
 
 
 # -- request line and body -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_expertsender import CONN_FIELDS, CONN_TYPE, HIDDEN_FIELDS, PLACEHOLDERS, RELABELING
 from airflow_provider_expertsender._compat import BaseHook, classic_form_parts, get_async_connection
 from airflow_provider_expertsender.arguments import one_identifier, require
-from airflow_provider_expertsender.connection import ExpertSenderConnectionConfig
+from airflow_provider_expertsender.connection import ExpertSenderConnectionConfig, describe_unknown_extras
 from airflow_provider_expertsender.endpoints import (
     CONNECTION_TEST,
     CUSTOMER_LOOKUPS,
@@ -51,6 +52,7 @@ from airflow_provider_expertsender.hooks._responses import (
     WriteResult,
     parse_item_errors,
     refusal_reason,
+    scrub,
     unwrap_list,
     unwrap_record,
     unwrap_single_write,
@@ -82,10 +84,12 @@ __all__ = [
     "WriteResult",
     "parse_item_errors",
     "refusal_reason",
+    "scrub",
 ]
 
 #: The connection id every hook, operator and sensor uses unless told otherwise.
 DEFAULT_CONN_ID = "expertsender_default"
+_CONN_PREFIX = re.compile(r"^Connection '[^']*': ")
 
 # -- argument checks shared by both hooks ---------------------------------------------------------------
 
@@ -184,7 +188,7 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
                     lazy_gettext(spec["label"]),
                     widget=BS3TextFieldWidget(),
                     description=spec["description"],
-                    validators=[Optional(), NumberRange(min=0)],
+                    validators=[Optional(), NumberRange(min=spec["minimum"], max=spec["maximum"])],
                 )
                 if spec["type"] == "integer"
                 else StringField(
@@ -349,12 +353,12 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
 
         body = status_change_payload(order_id, status, website_id, validate=validate)
         answer = self._call(Api.UPDATE_ORDER_STATUS, body=body)
-        return unwrap_single_write(answer.status, answer.body, answer.request)
+        return unwrap_single_write(answer.status, answer.body, answer.request, self.config.secrets)
 
     def delete_order(self, order_id: str) -> None:
         """``DELETE /orders/{id}``: mark the order deleted (a soft delete)."""
         answer = self._call(Api.DELETE_ORDER, {"order_id": _order_id(order_id, "delete_order")})
-        unwrap_single_write(answer.status, answer.body, answer.request)
+        unwrap_single_write(answer.status, answer.body, answer.request, self.config.secrets)
 
     def send_custom_event(
         self,
@@ -399,7 +403,7 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
             validate=validate,
         )
         answer = self._call(Api.SEND_CUSTOM_EVENT, body=body, idempotent=retry_unsafe)
-        return unwrap_single_write(answer.status, answer.body, answer.request)
+        return unwrap_single_write(answer.status, answer.body, answer.request, self.config.secrets)
 
     def list_settings(self, setting: str) -> list[dict[str, Any]]:
         """One settings list: ``customer_attributes``, ``consents``, ``order_attributes`` or
@@ -427,12 +431,22 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """One read-only request (``GET /customerattributes``, no retries); never raises.
 
+        Also fails when the connection has an extra this provider does not know (a misspelt ``read_timout``
+        would otherwise be ignored). Server text in the message is cut short and never repeats the API key.
+
         :return: ``(True, message)`` when the API key was accepted, else ``(False, what went wrong)``.
         """
+        ok, message = self._test_connection()
+        return ok, scrub(message, self._config.secrets if self._config else (), limit=2000)
+
+    def _test_connection(self) -> tuple[bool, str]:
         try:
             config = self.config
             answer = self._call(CONNECTION_TEST, policy=self.retry_policy.without_retries())
             count = len(unwrap_list(answer.body, answer.request))
+        except ExpertSenderConfigError as err:
+            # Airflow tests a form under a random temporary connection id: the user knows which one this is.
+            return False, _CONN_PREFIX.sub("The connection: ", err.message, count=1)
         except ExpertSenderAuthError as err:
             where = f"{self._config.base_url}: " if self._config else ""
             return False, f"{where}the API key was rejected (HTTP {err.status}). {_fix_key(err)}"
@@ -440,16 +454,16 @@ class ExpertSenderHook(_ExpertSenderBaseHook):
             return False, f"Could not reach the ExpertSender API: {err.message}"
         except Exception as err:
             return False, getattr(err, "message", None) or f"{type(err).__name__}: {err}"
-        return (
-            True,
-            f"Connected to {config.base_url}: the API key was accepted ({count} customer attributes).",
-        )
+        connected = f"Connected to {config.base_url}: the API key was accepted ({count} customer attributes)."
+        if config.unknown_extras:
+            return False, f"{connected} But {describe_unknown_extras(config.unknown_extras)}"
+        return True, connected
 
     # -- the request funnel ------------------------------------------------------------------------------
 
     def _write(self, endpoint: Endpoint, body: Mapping[str, Any], sent: int, idempotent: bool) -> WriteResult:
         answer = self._call(endpoint, body=body, idempotent=idempotent, items=sent)
-        result = write_result(answer.status, answer.body, sent, body.get("data"))
+        result = write_result(answer.status, answer.body, sent, body.get("data"), self.config.secrets)
         if result.item_errors:
             self.log.info(
                 "ExpertSender %s: %s of %s items reported as failed",

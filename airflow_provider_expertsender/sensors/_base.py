@@ -163,14 +163,24 @@ class ExpertSenderBaseSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: return the record, defer again, or raise the event's error."""
+        try:
+            return self._complete(event or {})
+        finally:
+            if "hook" in self.__dict__:
+                self.hook.close()
+
+    def _complete(self, event: dict[str, Any]) -> Any:
         self._prepare()
-        event = event or {}
         status = event.get("status")
         message = str(event.get("message") or f"Waiting for {self._what} ended without a message.")
         if status == "success":
-            record = event.get("record")
-            if self._needs_record and not isinstance(record, dict):
-                raise ExpertSenderError(f"{message} The trigger event carries no record to check.")
+            record = event.get("record")  # None: events carry no personal data (the triggerer logs them)
+            if not isinstance(record, dict) and (self._needs_record or self.do_xcom_push):
+                try:
+                    record = self._fetch()  # here, on the worker
+                except ExpertSenderNotFoundError:
+                    self.log.info("%s is not visible yet; deferring again.", self._subject)
+                    self._defer(float(event.get("deadline", 0.0)))
             if self._accept(record or {}):
                 self.log.info("%s", message)
                 return record
@@ -210,10 +220,11 @@ class ExpertSenderBaseSensor(BaseSensorOperator):
             if self.soft_fail:
                 raise AirflowSkipException(message)
             raise AirflowSensorTimeout(message)
-        include_record = bool(self.do_xcom_push) or self._needs_record
         self.log.info("Deferring: waiting for %s for at most %.0f s more.", self._what, remaining)
         self.defer(
-            trigger=self._trigger(deadline=deadline, include_record=include_record),
+            # The event carries no record: Airflow's triggerer logs every event, and the task log shows it.
+            # The task reads the record itself when it resumes.
+            trigger=self._trigger(deadline=deadline, include_record=False),
             method_name="execute_complete",
             timeout=timedelta(seconds=remaining + DEFERRAL_GRACE_S),
         )

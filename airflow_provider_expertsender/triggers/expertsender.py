@@ -4,9 +4,9 @@ A trigger runs in the triggerer (or inline under ``dag.test()``), polls ECDP wit
 :class:`~airflow_provider_expertsender.hooks.expertsender.ExpertSenderAsyncHook` and yields exactly one event,
 then returns. Events are small JSON dicts:
 
-``{"status": "success", "message": ..., "record": {...} | None, "deadline": ...}``
-    the customer exists / the order reached a target status. ``record`` is the customer or order (personal
-    data, stored by Airflow with the task until it resumes) or ``None`` when the sensor does not need it.
+``{"status": "success", "message": ..., "record": None, "deadline": ...}``
+    the customer exists / the order reached a target status. ``record`` is None: events carry no personal
+    data (the triggerer logs them); the task reads the record when it resumes.
 ``{"status": "failure", "message": ..., **details}``
     the wait can never succeed; ``details`` are the verdict's facts (for an order: ``order_status`` and
     ``deleted``, the order reached a failure status or was deleted).
@@ -50,8 +50,10 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
     :param poll_interval: seconds between two polls.
     :param deadline: absolute end of the wait, POSIX seconds (``time.time()`` clock). Checked before every
         poll, so a deferred sensor honours its ``timeout`` however long it was deferred.
-    :param include_record: put the record in the success event (``False`` keeps personal data out of
-        Airflow's database when the sensor pushes no XCom and has no ``check``).
+    :param include_record: put the record in the success event. The sensors never ask for it: Airflow's
+        triggerer logs every event (the task's trigger log, which the UI serves) and stores it until the task
+        resumes, so the task reads the record itself on the worker. Kept for triggers serialized by older
+        versions.
     :param delay_first_poll: wait one ``poll_interval`` before the first poll (the sensor has just polled).
     """
 
@@ -61,7 +63,7 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
         expertsender_conn_id: str,
         poll_interval: float,
         deadline: float,
-        include_record: bool = True,
+        include_record: bool = False,
         delay_first_poll: bool = False,
     ) -> None:
         super().__init__()
@@ -70,6 +72,7 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
         self.deadline = float(deadline)
         self.include_record = include_record
         self.delay_first_poll = delay_first_poll
+        self._secrets: tuple[str, ...] = ()
 
     def _common_kwargs(self) -> dict[str, Any]:
         return {
@@ -101,10 +104,15 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
         try:
             event = await self._wait()
         except Exception as err:  # every failure becomes an event: the task, not the triggerer, reports it
+            from airflow_provider_expertsender.hooks.expertsender import scrub
+
             self.log.warning("Waiting for %s failed: %s", self._what, type(err).__name__)
             event = {
                 "status": "error",
-                "message": f"Waiting for {self._what} failed: {type(err).__name__}: {err}",
+                # Airflow stores and logs the event: no API key, however the error came to quote it.
+                "message": scrub(
+                    f"Waiting for {self._what} failed: {type(err).__name__}: {err}", self._secrets
+                ),
                 "error": type(err).__name__,
                 "http_status": status if isinstance(status := getattr(err, "status", None), int) else None,
             }
@@ -119,6 +127,7 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
         # One HTTP session for all the polls of this wait, opened once the first one is due; the connection
         # is read without blocking the event loop.
         async with ExpertSenderAsyncHook(expertsender_conn_id=self.expertsender_conn_id) as hook:
+            self._secrets = (await hook.get_config()).secrets
             return await self._poll_until_done(hook)
 
     async def _poll_until_done(self, hook: ExpertSenderAsyncHook) -> dict[str, Any]:

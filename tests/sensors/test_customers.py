@@ -183,8 +183,9 @@ class TestDeferrableMode:
 
     def test_check_is_applied_on_resume_and_defers_again(self, ecdp: Any) -> None:
         ecdp.customer()
-        # Written after the first poke and the trigger's first poll: the first resume finds the check unmet.
-        ecdp.after_gets(2, ecdp.customer, firstName="Jane")
+        # Written after the first poke, the trigger's first poll and the first resume's own read: that resume
+        # finds the check unmet.
+        ecdp.after_gets(3, ecdp.customer, firstName="Jane")
         run = run_sensor(sensor(deferrable=True, check=lambda c: c.get("firstName") == "Jane", timeout=30))
         assert run.result["firstName"] == "Jane"
         assert len(run.deferrals) >= 2

@@ -41,6 +41,7 @@ def run_trigger(trigger: Any) -> tuple[dict[str, Any], float]:
 def customer_trigger(conn_id: str = "expertsender_default", *, timeout: float = 20, **kwargs: Any) -> Any:
     kwargs.setdefault("identifier", "email")
     kwargs.setdefault("value", EMAIL)
+    kwargs.setdefault("include_record", True)  # what triggers serialized by older versions ask for
     return ExpertSenderCustomerTrigger(
         expertsender_conn_id=conn_id, poll_interval=FAST, deadline=time.time() + timeout, **kwargs
     )
@@ -48,6 +49,7 @@ def customer_trigger(conn_id: str = "expertsender_default", *, timeout: float = 
 
 def order_trigger(conn_id: str = "expertsender_default", *, timeout: float = 20, **kwargs: Any) -> Any:
     kwargs.setdefault("order_id", "ORD-1")
+    kwargs.setdefault("include_record", True)  # what triggers serialized by older versions ask for
     return ExpertSenderOrderTrigger(
         expertsender_conn_id=conn_id, poll_interval=FAST, deadline=time.time() + timeout, **kwargs
     )
