@@ -186,6 +186,18 @@ def _ints(values: Iterable[int]) -> str:
     return "[" + ",".join(map(str, values)) + "]"
 
 
+def _check_sqlite(db: sqlite3.Connection) -> None:
+    """The state needs SQLite's JSON functions and window functions (SQLite 3.25 with JSON1, 2018)."""
+    try:
+        db.execute("SELECT value, row_number() OVER () FROM json_each('[1]')").fetchall()
+    except sqlite3.OperationalError as err:
+        raise ExpertSenderStateError(
+            f"The incremental sync state needs SQLite 3.25 or newer with its JSON functions; this Python "
+            f"uses SQLite {sqlite3.sqlite_version} ({err}). Run the task on a worker whose Python has a "
+            "newer SQLite, or leave state_path unset."
+        ) from None
+
+
 class StateStore:
     """The SQLite state file at a local path (schema, version, identity, lookups and writes).
 
@@ -203,18 +215,25 @@ class StateStore:
         self.read_only = read_only
         # One connection, used by the coordinating thread (lookups) and the sender threads (forget/confirm).
         self.lock = threading.RLock()
+        self._scratch: str | None = None
         # A dry run on a state that does not exist yet reads an empty one (and creates no file).
         exists = os.path.exists(path) and os.path.getsize(path) > 0
+        self.db = sqlite3.connect(
+            path if exists or not read_only else ":memory:", isolation_level=None, check_same_thread=False
+        )
         try:
-            self.db = sqlite3.connect(
-                path if exists or not read_only else ":memory:", isolation_level=None, check_same_thread=False
-            )
+            _check_sqlite(self.db)
             self._open(identity, rebuild)
-        except sqlite3.DatabaseError as err:
-            raise ExpertSenderStateError(
-                f"{path} is not a readable sync state ({err}). Point state_path at another file, or delete "
-                "this one to start a new state (every record is then sent once)."
-            ) from err
+        except BaseException as err:
+            self.db.close()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+            if isinstance(err, sqlite3.DatabaseError):
+                raise ExpertSenderStateError(
+                    f"{path} is not a readable sync state ({err}). Point state_path at another file, or "
+                    "delete this one to start a new state (every record is then sent once)."
+                ) from err
+            raise
 
     def _open(self, identity: Mapping[str, str], rebuild: bool) -> None:
         db = self.db
@@ -407,7 +426,8 @@ class StateStore:
                     db.execute("COMMIT")
         finally:
             db.close()
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 def _now() -> str:

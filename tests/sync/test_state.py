@@ -382,6 +382,28 @@ def test_other_files_are_refused(tmp_path: Path) -> None:
         Run(junk)
 
 
+def test_a_refused_state_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    path = tmp_path / "state.sqlite"
+    run(path, [customer(0)])
+    with pytest.raises(ExpertSenderStateError):
+        Run(path, identity={**IDENTITY, "key": "CrmId"})
+    assert list(scratch.iterdir()) == []  # the run's scratch database is gone with it
+
+
+def test_an_sqlite_without_json_functions_is_named() -> None:
+    from airflow_provider_expertsender.sync.state import _check_sqlite
+
+    class OldSqlite:
+        def execute(self, sql: str) -> Any:
+            raise sqlite3.OperationalError("no such table: json_each")
+
+    with pytest.raises(ExpertSenderStateError, match=r"needs SQLite 3.25 or newer.*no such table: json_each"):
+        _check_sqlite(OldSqlite())  # type: ignore[arg-type]
+
+
 def test_a_state_of_another_resource_or_connection_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     run(path, [customer(0)])
