@@ -118,6 +118,11 @@ def _fingerprint(remote: Any) -> Any:
     return json.dumps({k: str(info.get(k)) for k in wanted if info.get(k) is not None}, sort_keys=True)
 
 
+def _local_version(path: str) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_mtime_ns, status.st_size
+
+
 def _copy(source: IO[bytes], target: IO[bytes]) -> None:
     shutil.copyfileobj(source, target, _COPY_BUFFER)
 
@@ -147,18 +152,21 @@ def _remote(location: str, owner: str, write: bool, log: Any) -> Iterator[str]:
     workdir = tempfile.mkdtemp(prefix="expertsender-state-")
     local = os.path.join(workdir, "state.sqlite")
     failed = False
+    downloaded = None
     try:
         version = _fingerprint(remote)
         if version is not None:
             with remote.open("rb") as source, open(local, "wb") as target:
                 _copy(source, target)
+            downloaded = _local_version(local)
         yield local
     except BaseException:
         failed = True
         raise
     finally:
         try:
-            if write and os.path.exists(local):
+            # Nothing to upload when the run never changed the file (it failed before opening it).
+            if write and os.path.exists(local) and _local_version(local) != downloaded:
                 _upload(local, remote, location, version, failed, log)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

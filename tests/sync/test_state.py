@@ -528,6 +528,23 @@ def test_object_storage_state_changed_meanwhile_is_not_overwritten(tmp_path: Pat
     assert [p["email"] for p in sent] == ["user1@example.com"]
 
 
+def test_object_storage_state_is_not_uploaded_when_the_run_never_opened_it(tmp_path: Path) -> None:
+    uri = f"file://{tmp_path}/state.sqlite"
+    with state_file(uri, owner="a", log=log) as local:
+        run(Path(local), [customer(0)])
+    os.utime(tmp_path / "state.sqlite", (1, 1))
+    before = (tmp_path / "state.sqlite").stat()
+
+    def refused() -> None:
+        with state_file(uri, owner="b", log=log) as local:
+            Run(Path(local), identity={**IDENTITY, "key": "CrmId"})
+
+    with pytest.raises(ExpertSenderStateError, match="CrmId"):
+        refused()
+    after = (tmp_path / "state.sqlite").stat()
+    assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
+
+
 def test_dry_runs_write_no_lock_object_and_upload_nothing(tmp_path: Path) -> None:
     uri = f"file://{tmp_path}/state.sqlite"
     with state_file(uri, owner="a", write=False, log=log) as local:
