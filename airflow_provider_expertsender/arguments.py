@@ -55,7 +55,7 @@ def one_identifier(candidates: Mapping[str, Any], *, what: str) -> tuple[str, An
     """
     given = [name for name, value in candidates.items() if is_given(value)]
     if len(given) == 1:
-        return given[0], candidates[given[0]]
+        return given[0], _not_bool(given[0], candidates[given[0]], what)
     names = ", ".join(candidates)
     if not given:
         raise ExpertSenderConfigError(f"{what} needs exactly one of {names}; none was given. Pass one.")
@@ -80,4 +80,11 @@ def require(name: str, value: Any, *, what: str) -> Any:
     """Return ``value``, or raise :class:`ExpertSenderConfigError` when the required argument is missing."""
     if not is_given(value):
         raise ExpertSenderConfigError(f"{what} needs {name}; it is {value!r}. Pass a non-empty {name}.")
+    return _not_bool(name, value, what)
+
+
+def _not_bool(name: str, value: Any, what: str) -> Any:
+    # True is an int to Python and "True" in a URL path: never an identifier.
+    if isinstance(value, bool):
+        raise ExpertSenderConfigError(f"{what}: {name} must be a string or a number, got {value!r}.")
     return value

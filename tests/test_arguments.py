@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_expertsender.arguments import is_given, one_identifier
+from airflow_provider_expertsender.arguments import is_given, one_identifier, require
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 
 
@@ -24,3 +24,10 @@ def test_messages_name_the_arguments_never_their_values():
         one_identifier({"email": "jane@example.com", "phone": "+48600100200"}, what="The hook")
     assert "email, phone" in info.value.message
     assert "jane@example.com" not in info.value.message
+
+
+def test_a_bool_is_never_an_identifier():
+    with pytest.raises(ExpertSenderConfigError, match="email must be a string or a number"):
+        one_identifier({"email": True, "phone": None}, what="x")
+    with pytest.raises(ExpertSenderConfigError, match="order_id must be a string or a number"):
+        require("order_id", False, what="x")

@@ -214,6 +214,8 @@ def test_an_invalid_custom_event_is_refused_before_any_request(hook, emulator):
         lambda h: h.get_customer(),
         lambda h: h.get_customer(email="a@b.c", phone="1"),
         lambda h: h.get_customer(email="  "),
+        lambda h: h.get_customer(email=True),
+        lambda h: h.get_order(True),
         lambda h: h.get_order(""),
         lambda h: h.upsert_customers([JANE], mode="Upsert"),
         lambda h: h.upsert_customers([JANE], match_by="Name"),

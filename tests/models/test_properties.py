@@ -191,12 +191,12 @@ def test_custom_event_payload_validates_or_raises_the_project_error(
     def call() -> Any:
         return custom_event_payload(custom_event_id, **{identifier: value}, data_fields=data_fields)
 
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
         try:
             call()
         except ExpertSenderConfigError:
             return
-        raise AssertionError("no identifier (None or blank) must be a config error")
+        raise AssertionError("no identifier (None, blank) or a bool must be a config error (arguments.py)")
     payload, invalid = outcome(call)
     if invalid is not None:
         assert_well_formed(invalid, 0)
