@@ -21,9 +21,10 @@ column would be lost without a word. A JSON object with a key twice is an invali
 A row that cannot be read (a line that is not JSON or nested too deeply, a CSV line with broken quoting or
 bytes that are not UTF-8, a Parquet value Python cannot hold) becomes a :class:`~.mapping.RowError` naming its
 file and line: an invalid record like any other, not the end of the run. Only what makes the rest of a file
-unreadable stops it (an unclosed quote that runs to the end of the file, a truncated compressed file, a file
-that is not Parquet). :func:`files_rows` and :func:`sql_rows` return :class:`SourceRows`, which also tell
-where the row read last came from (for messages about it further down the pipeline).
+unreadable stops it (an unclosed quote that runs to the end of the file, a ``.json`` file holding one array
+that does not parse, a truncated compressed file, a file that is not Parquet). :func:`files_rows` and
+:func:`sql_rows` return :class:`SourceRows`, which also tell where the row read last came from (for messages
+about it further down the pipeline).
 """
 
 from __future__ import annotations
@@ -233,8 +234,13 @@ def _json_array_rows(data: bytes, name: str, where: _Where) -> Iterator[Any]:
     try:
         items = loads_strict(data)
     except ValueError as err:
-        yield RowError(f"{name}: not valid JSON ({json_problem(err)})")
-        return
+        # Not one bad row: none of the file's records can be read (counting it as one invalid record would
+        # let max_rejected pass a whole file that was never sent).
+        raise ExpertSenderSourceError(
+            f"{name}: the JSON array is not valid JSON ({json_problem(err)}); none of its records was read. "
+            "Fix the file, or write it as JSON Lines (one object per line: a bad line is then one invalid "
+            "record)."
+        ) from None
     where.unit = "item"
     for number, item in enumerate(items if isinstance(items, list) else [items], 1):
         where.number = number

@@ -171,6 +171,15 @@ def test_a_deeply_nested_json_line_is_one_invalid_record(emulator, make_hook, tm
     assert "in.jsonl line 2: not valid JSON (nested too deeply)" in letter["reason"]
 
 
+def test_a_json_array_file_that_does_not_parse_fails_naming_it(tmp_path):
+    """Not one invalid record: a whole file of records unread must not pass max_rejected as one."""
+    path = tmp_path / "in.json"
+    path.write_text('[{"email": "a@x.example"},\n {"email": "b@x.example", "email": "c@x.example"}]')
+
+    with pytest.raises(ExpertSenderSourceError, match=r"in\.json: the JSON array is not valid JSON"):
+        list(sources.files_rows(path))
+
+
 def test_a_deeply_nested_json_column_is_one_invalid_record(emulator, make_hook, tmp_path):
     rows = [{"email": "a@x.example", "customAttributes": "[" * 100_000}, {"email": "b@x.example"}]
 
