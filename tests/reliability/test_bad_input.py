@@ -159,6 +159,41 @@ def test_malformed_json_in_a_json_column_is_one_invalid_record_naming_file_and_l
     assert emulator.store(emulator.api_key).customers[-1]["email"] == "c@x.example"
 
 
+@pytest.fixture
+def pg_broken_json(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A PostgreSQL table whose text column ``custom_attributes`` holds broken JSON in its second row."""
+    if not _postgres_up():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    import psycopg2
+
+    table = f"es_badjson_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="test")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE {table} (n int, email text, custom_attributes text)")
+        cur.execute(
+            f"""INSERT INTO {table} VALUES (1, 'a@x.example', NULL), (2, 'b@x.example', '[{{"name": '),
+            (3, 'c@x.example', '[]')"""
+        )
+    monkeypatch.setenv("AIRFLOW_CONN_ES_BADJSON_PG", "postgres://postgres@127.0.0.1:5432/test")
+    yield f"SELECT email, custom_attributes FROM {table} ORDER BY n"
+    with conn.cursor() as cur:
+        cur.execute(f"DROP TABLE {table}")
+    conn.close()
+
+
+@pytest.mark.postgres
+def test_malformed_json_in_a_postgres_column_is_one_invalid_record_naming_the_row(
+    pg_broken_json, emulator, make_hook, tmp_path
+):
+    with pytest.raises(ExpertSenderRejectedRecordsError) as caught:
+        _write(make_hook, sources.sql_rows(pg_broken_json, "es_badjson_pg"), tmp_path)
+
+    assert (caught.value.summary["accepted"], caught.value.summary["invalid"]) == (2, 1)
+    [letter] = _dead(tmp_path)
+    assert "the source query row 2: column 'custom_attributes': not valid JSON" in letter["reason"]
+
+
 def test_a_deeply_nested_json_line_is_one_invalid_record(emulator, make_hook, tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text('{"email": "a@x.example"}\n' + "[" * 100_000 + "\n" + '{"email": "c@x.example"}\n')
