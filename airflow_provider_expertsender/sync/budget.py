@@ -6,9 +6,10 @@ into the limit. A :class:`RequestBudget` makes a 429 everybody's business:
 * every thread waits until the server's ``Retry-After`` has passed before its next request;
 * the number of requests in flight halves (down to 1) and grows back by one after each quiet window
   (no 429 for :data:`QUIET_WINDOW` seconds), up to ``max_concurrency``;
-* the pace (requests per second) drops to 90 % of what the server accepted during the last second and then
-  rises by 2 % per quiet second, so a server's rate limit is followed from below instead of being hit
-  again at once; ``max_requests_per_second`` caps the pace from the start.
+* the pace (requests per second) drops to 90 % of what the server accepted over the last few seconds (or to
+  90 % of the previous pace, if lower) and then rises by 1 % per quiet second, so a server's rate limit is
+  followed from just below instead of being hit again at once; ``max_requests_per_second`` caps the pace
+  from the start.
 
 The hook still owns retrying: :class:`BudgetPolicy` wraps its
 :class:`~airflow_provider_expertsender.retry.RetryPolicy` and reports every 429 it retries to the budget.
@@ -31,10 +32,14 @@ if TYPE_CHECKING:
 
 #: Seconds without a 429 after which concurrency grows by one (and the pace may grow).
 QUIET_WINDOW = 2.0
-#: Share of the recently accepted rate the pace drops to after a 429.
+#: Share of the recently accepted rate the pace drops to after a 429 ...
+ACCEPTED_SHARE = 0.9
+#: ... or of the previous pace, whichever is lower.
 BACKOFF_SHARE = 0.9
+#: Seconds of answered requests the accepted rate is measured over.
+RATE_WINDOW = 5.0
 #: Growth of the pace per quiet second after a 429.
-PACE_GROWTH = 0.02
+PACE_GROWTH = 0.01
 #: A 429 without Retry-After pauses everyone this long.
 DEFAULT_PAUSE = 1.0
 
@@ -69,7 +74,8 @@ class RequestBudget:
         self._last_429 = -1e9
         self._last_growth = clock()
         self._next_start = 0.0
-        self._starts: deque[float] = deque()
+        self._started = clock()
+        self._answered: deque[float] = deque()
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -90,14 +96,18 @@ class RequestBudget:
             self._in_flight += 1
             if self.pace:
                 self._next_start = max(now, self._next_start) + 1.0 / self.pace
-            self._starts.append(now)
-            while self._starts and self._starts[0] < now - 1.0:
-                self._starts.popleft()
+        answered = False
         try:
             yield
+            answered = True
         finally:
             with self._cond:
                 self._in_flight -= 1
+                if answered:
+                    now = self._clock()
+                    self._answered.append(now)
+                    while self._answered and self._answered[0] < now - RATE_WINDOW:
+                        self._answered.popleft()
                 self._cond.notify_all()
 
     def on_rate_limited(self, retry_after: float | None) -> None:
@@ -110,8 +120,12 @@ class RequestBudget:
             self._last_429 = now
             if first_of_pause:
                 self.concurrency = max(1, self.concurrency // 2)
-                recent = len([t for t in self._starts if t >= now - 1.0])
-                pace = max(1.0, BACKOFF_SHARE * recent)
+                span = min(RATE_WINDOW, max(now - self._started, 0.25))
+                recent = sum(1 for t in self._answered if t >= now - span)
+                candidates = [ACCEPTED_SHARE * recent / span] if recent else []
+                if self.pace:
+                    candidates.append(BACKOFF_SHARE * self.pace)
+                pace = max(1.0, min(candidates)) if candidates else 1.0
                 self.pace = min(pace, self.cap) if self.cap else pace
             self._cond.notify_all()
 

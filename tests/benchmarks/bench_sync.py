@@ -141,9 +141,9 @@ def pg_table(rows: int) -> bool:
 
 
 @contextmanager
-def emulator(latency_ms: float = LATENCY_MS) -> Any:
-    """A fresh emulator process; yields its URL."""
-    with emulator_process(KEY, "--latency-ms", str(latency_ms)) as url:
+def emulator(latency_ms: float = LATENCY_MS, *flags: str) -> Any:
+    """A fresh emulator process (``flags``: more command-line switches); yields its URL."""
+    with emulator_process(KEY, "--latency-ms", str(latency_ms), *flags) as url:
         yield url
 
 
