@@ -50,8 +50,9 @@ def _dag_bag() -> Any:
 # -- parsing ---------------------------------------------------------------------------------------------
 
 
-def test_the_five_capabilities_have_an_example():
+def test_the_six_capabilities_have_an_example():
     assert DAG_IDS == [
+        "example_expertsender_bulk_writes",
         "example_expertsender_custom_event",
         "example_expertsender_customers",
         "example_expertsender_orders",
@@ -336,3 +337,21 @@ def test_demo_reads_what_the_emulator_process_holds(tmp_path):
     assert "demo-test-key" not in (tmp_path / "emulator.log").read_text()
     with pytest.raises(OSError):
         requests.get(f"{emulator.url}/customerattributes", timeout=2)
+
+
+@pytest.mark.dag
+def test_bulk_writes_example(run_dag, expertsender_conn, emulator):
+    result = run_dag(EXAMPLES / "example_expertsender_bulk_writes.py", "example_expertsender_bulk_writes")
+    assert result.state == "success", result.task_states
+    fired = result.xcom("send_custom_events")
+    assert (fired["resource"], fired["accepted"], fired["in_doubt"]) == ("custom_events", 20, 0)
+    events = _store(emulator).events
+    assert len({e["customerEmail"] for e in events}) == len(events) == 20
+    assert {f["name"] for f in events[0]["dataFields"]} == {"product", "new_price"}
+    assert result.xcom("update_order_statuses")["accepted"] == 4
+    deleted = result.xcom("delete_orders")
+    assert (deleted["accepted"], deleted["already_gone"]) == (3, 1)
+    orders = {o["id"]: o for o in _store(emulator).orders}
+    assert orders["BULK-0"]["status"] == "completed"
+    assert orders["BULK-5"]["isDeleted"] is True
+    _no_key_in_xcom(result, emulator)

@@ -163,14 +163,14 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
         """The task's checkpoint: the event is journalled before the request, so a later try of the task
         (after a timeout, a SIGTERM or a lost worker) knows it may have been fired. None outside a task run
         and with ``retry_unsafe``."""
-        from airflow_provider_expertsender.sync.checkpoint import Checkpoint, TaskTry, default_location
+        from airflow_provider_expertsender.sync.checkpoint import Checkpoint, TaskTry, task_location
 
         task = TaskTry.from_context(context)
         if task is None or self.retry_unsafe:
             return None
         location = self.checkpoint_path if is_given(self.checkpoint_path) else None
         return Checkpoint(
-            location if location is not None else default_location(task),
+            task_location(task, location),
             attempt=task.try_number,
             intents=True,
             shared=location is not None,

@@ -34,7 +34,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -104,20 +103,31 @@ class TaskTry:
             return None
 
 
-def default_location(task: TaskTry) -> Path:
-    """The worker-local folder of one task instance's checkpoint (under ``$AIRFLOW_HOME``)."""
-    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+def task_location(task: TaskTry | None, base: Any = None) -> Any:
+    """The checkpoint folder of one task instance: ``<base>/<dag>/<run>/<task>[.<map index>]``.
+
+    :param task: the task try (None outside a task run: ``base`` itself is the folder).
+    :param base: ``checkpoint_path`` (local path or object-storage URI); None: the worker-local default
+        ``$AIRFLOW_HOME/expertsender/checkpoints``.
+    """
+    if base is None:
+        home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+        base = os.path.join(home, "expertsender", "checkpoints")
+    if task is None:
+        return base
     name = (
         task.task_id if task.map_index is None or task.map_index < 0 else f"{task.task_id}.{task.map_index}"
     )
-    parts = [quote(part, safe="") for part in (task.dag_id, task.run_id, name)]
-    return Path(home, "expertsender", "checkpoints", *parts)
+    parts = "/".join(quote(part, safe="") for part in (task.dag_id, task.run_id, name))
+    if isinstance(base, str):
+        return f"{base.rstrip('/')}/{parts}"
+    return base / parts
 
 
 class Checkpoint(Ledger):
     """The journal of one task instance's write (see the module docstring).
 
-    :param location: the folder (local path or object-storage URI).
+    :param location: the folder (local path or object-storage URI; see :func:`task_location`).
     :param attempt: the try number (1 for the first try).
     :param intents: write ``s`` lines before each request (the write must not be repeated).
     :param retry_unsafe: send records in doubt again instead of holding them back.

@@ -1027,10 +1027,10 @@ def _checkpoint(
     location = options.checkpoint_path or None
     if location is None and (task is None or may_repeat):
         return None
-    from airflow_provider_expertsender.sync.checkpoint import Checkpoint, default_location
+    from airflow_provider_expertsender.sync.checkpoint import Checkpoint, task_location
 
     return Checkpoint(
-        location if location is not None else default_location(task),  # type: ignore[arg-type]
+        task_location(task, location),
         attempt=task.try_number if task is not None else 1,
         intents=not descriptor.idempotent(context),
         retry_unsafe=options.retry_unsafe,

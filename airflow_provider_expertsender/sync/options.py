@@ -39,10 +39,11 @@ class WriteOptions:
         task fails: a count, or a fraction of the records read (``0.01`` = 1 %). Default 0.
     :param dead_letter_path: JSON Lines file (local path or object-storage URI) receiving each record that did
         not land, with its position, stage and reason; it holds personal data (templated).
-    :param checkpoint_path: folder (local, shared or object-storage URI) where the write records which
-        records the API confirmed, so a task retry does not redo them (templated). Default: a folder under
-        ``$AIRFLOW_HOME`` for the writes that must never be repeated (custom events, mode ``Add``); none
-        for idempotent writes. See ``docs/bulk-sync.md`` (resumable runs).
+    :param checkpoint_path: base folder (local, shared or object-storage URI) where each task instance's
+        write records which records the API confirmed (in ``<dag>/<run>/<task>``), so a task retry does not
+        redo them (templated). Default: ``$AIRFLOW_HOME/expertsender/checkpoints`` on the worker for the
+        writes that must never be repeated (custom events, mode ``Add``); none for idempotent writes. See
+        ``docs/bulk-sync.md`` (resumable runs).
     :param state_path: incremental sync (customers and orders): a local path or object-storage URI of the
         sync state; only records new or changed since the run that confirmed them are sent (templated). See
         ``docs/incremental-sync.md``.

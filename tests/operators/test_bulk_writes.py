@@ -419,3 +419,30 @@ def test_templated_options_are_rendered(store, run_op, expertsender_conn, tmp_pa
     assert op.options.dead_letter_path == f"{tmp_path}/dead-2025-01-02.jsonl"
     assert op.options.field_map == {"id_col": "order_id"}
     assert lines(tmp_path / "dead-2025-01-02.jsonl")[0]["stage"] == "validation"
+
+
+def test_a_shared_checkpoint_path_lets_a_retry_on_another_worker_resume(
+    emulator, store, expertsender_conn, tmp_path, monkeypatch
+):
+    shared = tmp_path / "shared-checkpoints"
+    events = [{"email": f"w{i}@example.com"} for i in range(5)]
+
+    def op(**kwargs: Any) -> ExpertSenderSendCustomEventsOperator:
+        return ExpertSenderSendCustomEventsOperator(
+            task_id="events", custom_event_id=7, events=events, checkpoint_path=str(shared), **kwargs
+        )
+
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "worker-1"))
+    emulator.switches.drop_next(1, after_apply=True)  # the first event's answer is lost: the try fails
+    with pytest.raises(ExpertSenderRejectedRecordsError):
+        op(max_concurrency=1).execute(task_context(1))
+    sent_by_first = len(store.events)
+    assert list((shared / "bulk" / "manual__1" / "events").glob("try-1-*.jsonl"))
+
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "worker-2"))  # the retry runs on another worker
+    second = op(max_rejected=1).execute(task_context(2))
+
+    assert second["in_doubt"] == 1
+    assert second["resumed"] == sent_by_first - 1
+    assert second["accepted"] == 5 - sent_by_first
+    assert sorted(e["customerEmail"] for e in store.events) == sorted(e["email"] for e in events)
