@@ -45,8 +45,8 @@ class ExpertSenderGetCustomerOperator(ExpertSenderBaseOperator):
     """Fetch one customer by exactly one identifier and return it.
 
     Passing none or several of ``customer_id``, ``email``, ``phone`` and ``crm_id`` is an error raised before
-    any request (when the DAG is parsed if the values are literal). ``None`` and ``""`` count as not given, so
-    two templated identifiers of which one renders empty are fine.
+    any request (when the DAG is parsed if the values are literal). ``None`` and blank strings count as not
+    given, so two templated identifiers of which one renders empty are fine.
 
     The XCom value is the customer as the API returns it (a dict). A customer that does not exist fails
     the task with :class:`~airflow_provider_expertsender.exceptions.ExpertSenderNotFoundError`, unless
