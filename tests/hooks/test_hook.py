@@ -564,3 +564,21 @@ def test_one_hook_from_sixteen_threads(hook, emulator):
     assert accepted == 640
     assert len(emulator.store(emulator.api_key).customers) == 640
     assert len(session_ids) == 1
+
+
+@pytest.mark.parametrize("resource", ["customers", "orders"])
+def test_the_bulk_engine_validates_each_record_once(hook, emulator, monkeypatch, resource):
+    """The engine validates; its sends through the hook must not run the models a second time."""
+    from airflow_provider_expertsender import models
+    from airflow_provider_expertsender.sync import run_write
+
+    name = "customer_payload" if resource == "customers" else "order_payload"
+    calls = []
+    real = getattr(models, name)
+    monkeypatch.setattr(models, name, lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    records = [{"email": f"c{i}@example.com"} for i in range(5)]
+    if resource == "orders":
+        records = [order(f"O-{i}") for i in range(5)]
+    mode = "AddOrUpdate" if resource == "customers" else "AddOrReplace"
+    summary = run_write(hook, resource=resource, records=records, mode=mode, batch_size=2)
+    assert (summary["accepted"], len(calls)) == (5, 5)
