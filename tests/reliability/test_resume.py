@@ -189,3 +189,51 @@ def test_a_timed_out_custom_event_is_not_sent_again_by_the_next_try(
     time.sleep(1.5)
     assert [e["customerEmail"] for e in emulator.store(emulator.api_key).events] == ["t@example.com"]
     assert len(posts(emulator, "/scenariocustomevents")) == 1
+
+
+def test_a_timed_out_bulk_add_reports_its_requests_in_flight_in_doubt_and_the_retry_holds_them(
+    emulator: Any, expertsender_conn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 2: the batches in flight when execution_timeout fires are dead-lettered in_doubt; the next
+    try sends nothing of them (mode Add must not be repeated) and the customers are stored once."""
+    from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
+    from airflow_provider_expertsender.sync import engine
+    from airflow_provider_expertsender.sync.checkpoint import TaskTry
+
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(engine, "INTERRUPT_GRACE", 0.2)  # the answers come after 1.5 s: too late
+    emulator.switches.latency_ms = 1500
+    customers = [{"email": f"add{i}@example.com"} for i in range(4)]
+    dead = tmp_path / "dead.jsonl"
+    hook = ExpertSenderHook()
+    assert hook.config.base_url  # read the connection and import the models before the clock starts
+    import airflow_provider_expertsender.models  # noqa: F401
+
+    def write(try_number: int) -> dict[str, Any]:
+        return engine.run_write(
+            hook,
+            resource="customers",
+            records=customers,
+            mode="Add",
+            batch_size=2,
+            max_concurrency=2,
+            max_rejected=4,
+            dead_letter_path=str(dead),
+            task=TaskTry("resume", "add", "r1", None, try_number),
+        )
+
+    with pytest.raises(BaseException) as first, _airflow_timeout(1):
+        write(1)
+    assert type(first.value).__name__ == "AirflowTaskTimeout"
+    letters = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert sorted(line["position"] for line in letters if line["stage"] == "in_doubt") == [0, 1, 2, 3]
+    time.sleep(1.0)  # the emulator applies the two requests the timed-out try had sent
+    emulator.switches.latency_ms = 0
+
+    summary = write(2)
+
+    assert (summary["in_doubt"], summary["sent"]) == (4, 0)
+    assert len(posts(emulator, "/customers")) == 2
+    store = emulator.store(emulator.api_key)
+    assert sorted(c["email"] for c in store.customers) == sorted(c["email"] for c in customers)
+    assert store.counters.get("items_rejected", 0) == 0
