@@ -47,6 +47,18 @@ def test_identifiers_of_invalid_and_rejected_records_are_documented_not_leaks():
     ]
 
 
+def test_a_trigger_event_carrying_a_record_is_a_leak():
+    """The triggerer logs every event, and the UI serves that log: an event carries no record."""
+    e2e = _e2e()
+    line = (
+        '{"event": "trigger ... completed", "result": "TriggerEvent<{\'status\': \'success\', '
+        "'record': {'email': 'ada@example.com'}}>\"}"
+    )
+    leaks, documented = e2e.personal_data({"dag.wait_for_customer try 1": [line]}, EMAILS)
+    assert leaks == ["dag.wait_for_customer try 1: ada@example.com"]
+    assert documented == []
+
+
 def test_addresses_that_are_not_the_runs_are_not_counted():
     e2e = _e2e()
     leaks, _ = e2e.personal_data({"t try 1": ["mail admin@localhost or ops@elsewhere.org"]}, EMAILS)
