@@ -446,3 +446,64 @@ def test_a_shared_checkpoint_path_lets_a_retry_on_another_worker_resume(
     assert second["resumed"] == sent_by_first - 1
     assert second["accepted"] == 5 - sent_by_first
     assert sorted(e["customerEmail"] for e in store.events) == sorted(e["email"] for e in events)
+
+
+# --------------------------------------------------------------------------- every operator x every input
+
+ROWS = {
+    "events": [{"email": f"m{i}@example.com", "data_n": i} for i in range(3)],
+    "changes": [{"order_id": f"M-{i}", "status": "paid"} for i in range(3)],
+    "order_ids": [{"order_id": f"M-{i}"} for i in range(3)],
+}
+OPERATORS = {
+    "events": (ExpertSenderSendCustomEventsOperator, {"custom_event_id": 9}),
+    "changes": (ExpertSenderUpdateOrderStatusesOperator, {}),
+    "order_ids": (ExpertSenderDeleteOrdersOperator, {}),
+}
+
+
+def _input(kind: str, source: str, tmp_path: Any, monkeypatch: Any, pg: Any) -> dict[str, Any]:
+    rows = ROWS[kind]
+    columns = list(rows[0])
+    if source == "list":
+        return {kind: rows}
+    if source == "jsonl":
+        path = tmp_path / f"{kind}.jsonl"
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        return {"source_path": str(path)}
+    if source == "csv":
+        path = tmp_path / f"{kind}.csv"
+        with path.open("w", newline="") as out:
+            writer = csv.DictWriter(out, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        return {"source_path": str(path)}
+    values = [tuple(row[c] for c in columns) for row in rows]
+    if source == "sqlite":
+        db = tmp_path / f"{kind}.db"
+        with sqlite3.connect(db) as con:
+            con.execute(f"CREATE TABLE t ({', '.join(columns)})")
+            con.executemany(f"INSERT INTO t VALUES ({', '.join('?' * len(columns))})", values)
+        monkeypatch.setenv("AIRFLOW_CONN_MATRIX", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+        return {"sql": "SELECT * FROM t", "sql_conn_id": "matrix"}
+    ddl = ", ".join(f"{c} {'int' if isinstance(rows[0][c], int) else 'text'}" for c in columns)
+    return {"sql": f"SELECT * FROM {pg(ddl, values)}", "sql_conn_id": "pg_bulk"}
+
+
+@pytest.mark.parametrize("source", ["list", "jsonl", "csv", "sqlite", "postgres"])
+@pytest.mark.parametrize("kind", ["events", "changes", "order_ids"])
+def test_every_bulk_operator_reads_every_input(
+    kind, source, hook, store, run_op, expertsender_conn, tmp_path, monkeypatch, request
+):
+    pg = request.getfixturevalue("pg") if source == "postgres" else None
+    hook.register_orders([order_record(f"M-{i}") for i in range(3)], mode="AddOrReplace")
+    operator, extra = OPERATORS[kind]
+    summary = run_op(operator(task_id="t", **extra, **_input(kind, source, tmp_path, monkeypatch, pg)))
+    assert (summary["read"], summary["accepted"], summary["invalid"]) == (3, 3, 0)
+    if kind == "events":
+        assert sorted(e["customerEmail"] for e in store.events) == [f"m{i}@example.com" for i in range(3)]
+        assert store.events[0]["dataFields"][0]["name"] == "n"
+    elif kind == "changes":
+        assert [store.order(f"M-{i}")["status"] for i in range(3)] == ["paid"] * 3
+    else:
+        assert all(store.order(f"M-{i}")["isDeleted"] for i in range(3))
