@@ -258,7 +258,10 @@ def _event_payload(context: WriteContext) -> Payload:
             folded = _fold(key)
             if folded in _EVENT_IDENTIFIERS:
                 if value is not None and value != "":
-                    identifiers[_EVENT_IDENTIFIERS[folded]] = value
+                    kind = _EVENT_IDENTIFIERS[folded]
+                    if identifiers.get(kind, value) != value:
+                        raise _invalid(index, None, str(key), f"{kind} given twice with different values")
+                    identifiers[kind] = value
             elif folded in _EVENT_IDS:
                 if value is not None and value != "":
                     event_id = value
@@ -277,6 +280,14 @@ def _event_payload(context: WriteContext) -> Payload:
             raise _invalid(index, who, "customEventId", "required (operator argument or a column)")
         if extra:
             if isinstance(fields, Mapping):
+                twice = sorted(set(fields) & set(extra))
+                if twice:
+                    raise _invalid(
+                        index,
+                        who,
+                        "dataFields",
+                        f"{', '.join(twice)} given in dataFields and as data_* columns",
+                    )
                 fields = {**fields, **extra}
             elif fields:
                 raise _invalid(
@@ -319,20 +330,30 @@ _STATUS = frozenset({"status", "orderstatus"})
 _WEBSITE = frozenset({"websiteid"})
 
 
-def _pick(record: Mapping[str, Any], names: frozenset[str]) -> Any:
+def _pick(record: Mapping[str, Any], names: frozenset[str], index: int) -> Any:
+    """The value of the column spelt as one of ``names`` (folded); two such columns with different values
+    make the record invalid rather than one of them silently winning."""
+    found: Any = None
+    first: Any = None
     for key, value in record.items():
-        if _fold(key) in names:
-            return value
-    return None
+        if _fold(key) in names and value is not None:
+            if first is not None and value != found:
+                raise _invalid(
+                    index, None, str(key), f"given twice (as {first!r} and {key!r}); keep one column"
+                )
+            if first is None:
+                found, first = value, key
+    return found
 
 
 def _status_payload(context: WriteContext) -> Payload:
     from airflow_provider_expertsender.models import status_change_payload
 
     def payload(record: Mapping[str, Any], index: int) -> dict[str, Any]:
-        order_id = _pick(record, _ORDER_ID)
+        order_id = _pick(record, _ORDER_ID, index)
         try:
-            return status_change_payload(order_id, _pick(record, _STATUS), _pick(record, _WEBSITE))
+            status = _pick(record, _STATUS, index)
+            return status_change_payload(order_id, status, _pick(record, _WEBSITE, index))
         except ExpertSenderInvalidRecordError as err:
             raise _reindexed(err, index, _text(order_id)) from None
 
@@ -360,7 +381,7 @@ def _delete_payload(context: WriteContext) -> Payload:
     from airflow_provider_expertsender.models import status_change_payload
 
     def payload(record: Mapping[str, Any], index: int) -> dict[str, Any]:
-        order_id = _pick(record, _ORDER_ID)
+        order_id = _pick(record, _ORDER_ID, index)
         try:
             # The order id's rule (1-128 characters, an int accepted) is the status change model's.
             checked = status_change_payload(order_id, "placed")

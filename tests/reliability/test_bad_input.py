@@ -296,3 +296,50 @@ def test_product_lines_without_an_order_id_are_never_merged(emulator, make_hook,
 
     assert (caught.value.summary["read"], caught.value.summary["invalid"]) == (5, 5)
     assert all(len(letter["record"]["products"]) == 1 for letter in _dead(tmp_path))
+
+
+# ------------------------------- finding 6's class in the per-record resources: one column silently winning
+
+
+def _dry(make_hook: Any, resource: str, records: list[dict[str, Any]], tmp_path: Path, **kwargs: Any) -> Any:
+    run_write(
+        make_hook(),
+        resource=resource,
+        records=records,
+        dry_run=True,
+        on_invalid="skip",
+        max_rejected=len(records),
+        dead_letter_path=str(tmp_path / "dead.jsonl"),
+        **kwargs,
+    )
+    return {line["position"]: line["reason"] for line in _dead(tmp_path)}
+
+
+def test_two_order_id_columns_with_different_values_make_a_status_change_invalid(
+    emulator, make_hook, tmp_path
+):
+    records = [
+        {"id": 17, "order_id": "O-1", "status": "paid"},  # a surrogate row id next to the order id
+        {"id": "O-2", "order_id": "O-2", "status": "paid"},  # the same value twice is fine
+    ]
+
+    reasons = _dry(make_hook, "order_statuses", records, tmp_path)
+
+    assert list(reasons) == [0]
+    assert "given twice (as 'id' and 'order_id')" in reasons[0]
+
+
+def test_two_spellings_of_one_event_identifier_with_different_values_are_invalid(
+    emulator, make_hook, tmp_path
+):
+    records = [
+        {"email": "a@x.example", "customer_email": "b@x.example"},
+        {"email": "c@x.example", "data_coupon": "X", "data_fields": {"coupon": "Y"}},
+        {"email": "d@x.example", "customerEmail": "d@x.example"},
+    ]
+
+    reasons = _dry(make_hook, "custom_events", records, tmp_path, custom_event_id=7)
+
+    assert sorted(reasons) == [0, 1]
+    assert "email given twice" in reasons[0]
+    assert "coupon given in dataFields and as data_* columns" in reasons[1]
