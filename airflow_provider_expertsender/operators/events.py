@@ -125,7 +125,8 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
                 raise no_task_retry(
                     f"Custom event {event_id} was sent by an earlier try of this task, which ended (timeout, "
                     "SIGTERM, lost worker) before ExpertSender answered: it may have been fired. Not sending "
-                    "it again, so the customer does not get it twice; check the scenario, and pass "
+                    "it again, so the customer does not get it twice. Check the scenario; if the event did "
+                    f"not arrive, delete the checkpoint folder {checkpoint} and clear the task, or pass "
                     "retry_unsafe=True if a duplicate is acceptable."
                 )
             if verdict is not None:

@@ -5,7 +5,9 @@
 Runs ``bench_sync.py``'s operator run (``ExpertSenderUpsertCustomersOperator`` from a JSON Lines file, the
 default ``on_invalid="fail"``, batch 500, 8 in flight, 20 ms latency) with each optimisation switched off
 in turn, interleaved with the minimal client in every round (so a change in the machine's load hits every
-variant alike), and prints the median ratio operator / minimal client of each:
+variant alike; the order of the variants rotates from round to round), and prints the median ratio operator /
+minimal client of each, and the median CPU time of the writing process (all its threads), which the load of
+other processes moves less than wall time:
 
 * ``_fast``: the hand-written validator of ``models/_fast.py`` (off: every record goes through pydantic);
 * ``gc.freeze``: the engine freezes the objects alive before the write (off: no freeze);
@@ -124,29 +126,33 @@ def main() -> int:
     source = write_jsonl(workdir / f"customers-{args.rows}.jsonl", args.rows)
     ratios: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
     seconds: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
     minimal: list[float] = []
     print(f"{args.rows:,} customers, {args.repeat} interleaved rounds; ratio = minimal client s / operator s")
     for round_ in range(args.repeat):
         with emulator() as url:
             floor = run_minimal_client(url, args.rows)["seconds"]
         minimal.append(floor)
-        for name, variant in VARIANTS:
+        shift = round_ % len(VARIANTS)
+        for name, variant in VARIANTS[shift:] + VARIANTS[:shift]:
             with emulator() as url:
                 use_connection(url)
                 with contextlib.contextmanager(variant)():
+                    started = time.process_time()
                     run = run_operator({"source_path": str(source)})
+                    cpu[name].append(time.process_time() - started)
             seconds[name].append(run["seconds"])
             ratios[name].append(floor / run["seconds"])
         line = ", ".join(f"{name} {ratios[name][-1]:.2f}x" for name, _ in VARIANTS)
         print(f"  round {round_ + 1}: minimal client {floor:.2f} s; {line}")
         time.sleep(1)
-    print(f"\n  {'variant':<34}{'median s':>10}{'median ratio':>14}{'spread':>14}")
+    print(f"\n  {'variant':<34}{'median s':>10}{'median ratio':>14}{'spread':>14}{'median CPU s':>14}")
     print(f"  {'minimal client':<34}{statistics.median(minimal):>10.2f}")
     for name, _ in VARIANTS:
         spread = f"{min(ratios[name]):.2f}-{max(ratios[name]):.2f}"
         print(
             f"  {name:<34}{statistics.median(seconds[name]):>10.2f}"
-            f"{statistics.median(ratios[name]):>13.2f}x{spread:>14}"
+            f"{statistics.median(ratios[name]):>13.2f}x{spread:>14}{statistics.median(cpu[name]):>14.2f}"
         )
     return 0
 
