@@ -16,7 +16,14 @@ from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["check_identifiers_early", "is_dynamic", "is_given", "one_identifier", "require"]
+__all__ = [
+    "check_identifiers_early",
+    "identifier_problem",
+    "is_dynamic",
+    "is_given",
+    "one_identifier",
+    "require",
+]
 
 _JINJA_MARKERS = ("{{", "{%", "{#")
 
@@ -88,3 +95,24 @@ def _not_bool(name: str, value: Any, what: str) -> Any:
     if isinstance(value, bool):
         raise ExpertSenderConfigError(f"{what}: {name} must be a string or a number, got {value!r}.")
     return value
+
+
+def identifier_problem(value: str) -> str | None:
+    """Why ``value`` cannot identify a record both when written and when read back, or None.
+
+    The one rule for writes (models: crmId, order id) and reads (the hooks put identifiers in the path):
+
+    * a lone surrogate (text broken by a bad decode) cannot be sent as UTF-8 at all;
+    * exactly ``.`` or ``..`` is a path segment HTTP resolves away, so such a record could be stored but never
+      read. Nothing is stripped first: ``"..\\xa0"`` is an ordinary identifier, read as ``..%C2%A0``.
+
+    Messages never quote the value (an identifier may be an e-mail address).
+    """
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return "contains a lone surrogate (text broken by a bad decode); fix the source's encoding"
+    if value in (".", ".."):
+        return "is a path segment of dots, which HTTP resolves away: such a record could never be read back"
+    return None

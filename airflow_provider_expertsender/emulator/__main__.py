@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_expertsender.emulator.admin import is_loopback
 from airflow_provider_expertsender.emulator.seeds import Seeds
 from airflow_provider_expertsender.emulator.server import Emulator
 from airflow_provider_expertsender.emulator.switches import Switches, switch_docs
@@ -50,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         "keys out of the process list",
     )
     parser.add_argument("--seed-file", help="JSON file with the settings lists (see docs/emulator.md)")
-    parser.add_argument("--admin", action="store_true", help="serve the admin API under /_emulator/ (no key)")
+    parser.add_argument(
+        "--admin",
+        action="store_true",
+        help="serve the admin API under /_emulator/ (no key; loopback --host only)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log one line per request")
     group = parser.add_argument_group("switches (see docs/emulator.md)")
     for doc in switch_docs():
@@ -90,6 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds = Seeds.from_file(args["seed_file"]) if args["seed_file"] else None
     except (ValueError, OSError) as err:
         parser.error(str(err))
+    if args["admin"] and not is_loopback(args["host"]):
+        parser.error(
+            f"--admin needs a loopback --host (127.0.0.1, ::1, localhost), not {args['host']!r}: the admin "
+            "API needs no key, so anyone who can reach the port could read and change every business unit."
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     emulator = Emulator(
         keys,

@@ -1,6 +1,10 @@
 """The admin API (off unless ``admin=True`` / ``--admin``): drive a running emulator from another process.
 
-No API key is needed, so only enable it on a loopback address. Endpoints (JSON in, JSON out):
+No API key is needed, so it is served only on a loopback address (the CLI and :class:`Emulator` refuse
+``admin`` with another host) and only to requests a browser cannot be tricked into sending: the ``Host`` must
+be a loopback name with the emulator's port (a DNS-rebinding page names its own host), an ``Origin``, when
+sent, must be the emulator's own, and a body must not be one of the types a cross-site form may post without
+asking (``text/plain``, form data). Endpoints (JSON in, JSON out):
 
 - ``GET /_emulator/switches``; ``PATCH`` (or ``PUT``) ``/_emulator/switches`` with ``{"name": value, ...}``
 - ``POST /_emulator/fail-next`` ``{"n": 1, "status": 503, "retry_after": null, "html": false}``
@@ -13,19 +17,53 @@ No API key is needed, so only enable it on a loopback address. Endpoints (JSON i
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_expertsender.emulator import app
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from email.message import Message
+
     from airflow_provider_expertsender.emulator.server import Emulator
 
 PREFIX = "/_emulator/"
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+_SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address or a name) is the loopback interface."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refusal(emu: Emulator, headers: Mapping[str, str] | Message, path: str) -> app.Response | None:
+    """The 403 for a request a web page may have sent on the user's behalf, else None."""
+    port = emu.port
+    hosts = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]", f"[{emu.host}]", emu.host)}
+    host = (headers.get("Host") or "").strip().lower()
+    if host not in hosts:
+        return app.problem(403, "AdminForbidden", "The admin API answers only to a loopback Host.", path)
+    origin = headers.get("Origin")
+    if origin is not None and origin.strip().lower() not in {f"http://{h}" for h in hosts}:
+        return app.problem(403, "AdminForbidden", "The admin API answers no cross-site request.", path)
+    kind = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if kind in _SIMPLE_TYPES:
+        return app.problem(415, "AdminUnsupportedMediaType", "Send the body as application/json.", path)
+    return None
+
+
 def handle(emu: Emulator, method: str, path: str, query: str, body: bytes) -> app.Response:
-    """Serve one admin request."""
+    """Serve one admin request (already past :func:`refusal`)."""
     parts = path[len(PREFIX) :].strip("/").split("/")
     try:
         payload = json.loads(body) if body.strip() else {}

@@ -21,7 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from airflow_provider_expertsender.emulator import admin, app
+from airflow_provider_expertsender.emulator import admin as admin_api
+from airflow_provider_expertsender.emulator import app
 from airflow_provider_expertsender.emulator.seeds import Seeds
 from airflow_provider_expertsender.emulator.store import BusinessUnit, retry_after_header
 from airflow_provider_expertsender.emulator.switches import Fault, Switches
@@ -163,8 +164,9 @@ class _Handler(BaseHTTPRequestHandler):
             emu._record(self.command, path, err.status, 0, started)
             self._send(app.problem(err.status, "BadRequest", err.detail, path))
             return
-        if emu.admin and path.startswith(admin.PREFIX):
-            self._send(admin.handle(emu, self.command, path, split.query, body))
+        if emu.admin and path.startswith(admin_api.PREFIX):
+            refused = admin_api.refusal(emu, self.headers, path)
+            self._send(refused or admin_api.handle(emu, self.command, path, split.query, body))
             return
         content_type = self.headers.get("Content-Type", "")
         host = self.headers.get("Host") or emu.url.split("//", 1)[1]
@@ -405,6 +407,11 @@ class Emulator:
         log_requests: bool = False,
         request_log_size: int = 10_000,
     ) -> None:
+        if admin and not admin_api.is_loopback(host):
+            raise ValueError(
+                f"admin=True needs a loopback host (127.0.0.1, ::1, localhost), not {host!r}: the admin API "
+                "needs no key, so anyone who can reach the port could change or read every business unit."
+            )
         keys = list(api_keys) if not isinstance(api_keys, str) else [api_keys]
         if not keys or not all(isinstance(k, str) and k for k in keys):
             raise ValueError("api_keys must be one or more non-empty strings")
@@ -478,6 +485,11 @@ class Emulator:
     @property
     def port(self) -> int:
         return self._port
+
+    @property
+    def host(self) -> str:
+        """The interface the emulator binds."""
+        return self._host
 
     @property
     def api_key(self) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 from airflow_provider_expertsender import __version__
+from airflow_provider_expertsender.arguments import identifier_problem
 from airflow_provider_expertsender.exceptions import (
     ExpertSenderConfigError,
     ExpertSenderError,
@@ -273,22 +274,29 @@ def _answer(
 def request_info(endpoint: Endpoint, params: Mapping[str, object] | None = None) -> RequestInfo:
     """Fill the endpoint's template; every value is URL-encoded whole (``/`` too), so it stays one segment.
 
-    ``.`` and ``..`` are unreserved characters that clients and servers resolve as dot-segments, whatever
-    their encoding, so such an identifier could address another path: it is refused.
+    A value that could not be written either (``arguments.identifier_problem``: ``.`` / ``..``, which HTTP
+    resolves away, or a lone surrogate) is refused, naming the parameter, never its value.
     """
+    values = {}
     for name, value in (params or {}).items():
-        if str(value).strip() in (".", ".."):
+        text = str(value)
+        problem = identifier_problem(text)
+        if problem:
             raise ExpertSenderConfigError(
-                f"{endpoint.method} {endpoint.path}: {name} {str(value)!r} cannot address a record "
-                "(a path segment of dots is resolved away by HTTP). Pass the record's real identifier."
+                f"{endpoint.method} {endpoint.path}: {name} {problem}. Pass the record's real identifier."
             )
-    values = {k: quote(str(v), safe="") for k, v in (params or {}).items()}
+        values[name] = quote(text, safe="")
     return RequestInfo(endpoint.method, endpoint.path, endpoint.path.format(**values))
 
 
 def encode(body: object, request: RequestInfo) -> bytes:
     try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except UnicodeEncodeError:
+        raise ExpertSenderConfigError(
+            f"{request.label}: the request body contains a lone surrogate (text broken by a bad decode), "
+            "which cannot be sent as UTF-8. Fix the source's encoding."
+        ) from None
     except (TypeError, ValueError) as err:
         raise ExpertSenderConfigError(
             f"{request.label}: the request body is not JSON-serialisable ({err}). Pass API-shaped values "

@@ -147,7 +147,7 @@ def phone(value: Any, settings: SettingsCatalog | None) -> Any:
 
 def crm_id(value: Any, settings: SettingsCatalog | None) -> str:
     """``CrmId``."""
-    return identifier(value, 1, 128)
+    return call(_values.check_identifier, identifier(value, 1, 128))
 
 
 def optional_text(value: Any, settings: SettingsCatalog | None) -> str:

@@ -22,7 +22,12 @@ Phone = Annotated[
     StringConstraints(min_length=1, max_length=20),
     AfterValidator(_values.check_no_whitespace),
 ]
-CrmId = Annotated[str, BeforeValidator(_values.int_to_str), StringConstraints(min_length=1, max_length=128)]
+CrmId = Annotated[
+    str,
+    BeforeValidator(_values.int_to_str),
+    StringConstraints(min_length=1, max_length=128),
+    AfterValidator(_values.check_identifier),
+]
 VisitorId = Annotated[
     str, BeforeValidator(_values.int_to_str), StringConstraints(min_length=1, max_length=38)
 ]

@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from airflow_provider_expertsender.arguments import identifier_problem
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -71,6 +73,14 @@ def check_guid(value: str) -> str:
         uuid.UUID(value)
     except ValueError:
         raise ValueError("must be a GUID such as 4b1c2f5e-8d4a-4f0e-9a5b-0c1d2e3f4a5b") from None
+    return value
+
+
+def check_identifier(value: str) -> str:
+    """An identifier that can be written and read back (``arguments.identifier_problem``, the hooks' rule)."""
+    problem = identifier_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BeforeValidator, StringConstraints, ValidationError, ValidationInfo
+from pydantic import AfterValidator, BeforeValidator, StringConstraints, ValidationError, ValidationInfo
 
 from airflow_provider_expertsender.models import _fast, _values
 from airflow_provider_expertsender.models._base import (
@@ -29,14 +29,19 @@ from airflow_provider_expertsender.models._fields import (
     ProductAttribute,
     UniqueNames,
 )
-from airflow_provider_expertsender.models._values import int_to_str
+from airflow_provider_expertsender.models._values import check_identifier, int_to_str
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from airflow_provider_expertsender.models.settings import SettingsCatalog
 
-OrderId = Annotated[str, BeforeValidator(int_to_str), StringConstraints(min_length=1, max_length=128)]
+OrderId = Annotated[
+    str,
+    BeforeValidator(int_to_str),
+    StringConstraints(min_length=1, max_length=128),
+    AfterValidator(check_identifier),
+]
 OrderStatus = Annotated[str, BeforeValidator(enum_validator(ORDER_STATUS_TABLE, ORDER_STATUSES))]
 
 
