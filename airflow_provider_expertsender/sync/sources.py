@@ -35,6 +35,7 @@ import gzip
 import logging
 import uuid
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from typing import IO, Any
@@ -128,6 +129,22 @@ def _refuse_duplicates(names: list[Any], where: str, hint: str) -> None:
 # ------------------------------------------------------------------------------------------------- records
 
 
+def _literal(text: str) -> Any:
+    """:func:`ast.literal_eval` of ``text``, refusing a dict literal that names a key twice (the last would
+    silently win, as in JSON)."""
+    tree = ast.parse(text.strip(), mode="eval")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            counts = Counter(key.value for key in node.keys if isinstance(key, ast.Constant))
+            twice = sorted(repr(key) for key, count in counts.items() if count > 1)
+            if twice:
+                raise ExpertSenderConfigError(
+                    f"The records argument is a Python literal with a key given twice in one dict: "
+                    f"{', '.join(twice)}."
+                )
+    return ast.literal_eval(tree)
+
+
 def records_rows(records: Any) -> Iterable[Any]:
     """The rows of an in-memory ``records`` argument (a list, an XCom value, a rendered JSON string).
 
@@ -142,7 +159,7 @@ def records_rows(records: Any) -> Iterable[Any]:
             raise ExpertSenderConfigError(f"The records argument is JSON with a {err}.") from None
         except ValueError:
             try:
-                records = ast.literal_eval(records.decode() if isinstance(records, bytes) else records)
+                records = _literal(records.decode() if isinstance(records, bytes) else records)
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 raise ExpertSenderConfigError(
                     "The records argument is a string that is neither JSON nor a Python list/dict literal. "

@@ -130,6 +130,14 @@ def test_a_json_object_naming_a_key_twice_is_an_invalid_row(emulator, make_hook,
     assert "'email' given twice" in letter["reason"]
 
 
+@pytest.mark.parametrize(
+    "text", ['[{"email": "a@x.example", "email": "b@x.example"}]', "[{'email': 'a@x.example', 'email': 'b'}]"]
+)
+def test_a_records_string_naming_a_key_twice_is_refused(text):
+    with pytest.raises(ExpertSenderConfigError, match=r"'email' given twice|given twice in one dict: 'email'"):
+        sources.records_rows(text)
+
+
 def test_a_field_map_onto_an_existing_column_is_refused_naming_both(emulator, make_hook, tmp_path):
     rows = [{"mail": "a@x.example", "email": "b@x.example"}]
 
