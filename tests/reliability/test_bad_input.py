@@ -134,7 +134,7 @@ def test_a_json_object_naming_a_key_twice_is_an_invalid_row(emulator, make_hook,
     "text", ['[{"email": "a@x.example", "email": "b@x.example"}]', "[{'email': 'a@x.example', 'email': 'b'}]"]
 )
 def test_a_records_string_naming_a_key_twice_is_refused(text):
-    with pytest.raises(ExpertSenderConfigError, match=r"'email' given twice|given twice in one dict: 'email'"):
+    with pytest.raises(ExpertSenderConfigError, match=r"'email' given twice|twice in one dict: 'email'"):
         sources.records_rows(text)
 
 
