@@ -51,8 +51,12 @@ class ExpertSenderDeadLetterLink(BaseOperatorLink):
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         """The console URL of this task instance's dead-letter file, or ``""`` (no button)."""
-        summary = getattr(operator, "_summary", None)  # Airflow 3: the worker, right after execute()
-        if not isinstance(summary, dict):
+        if hasattr(operator, "_summary"):
+            # Airflow 3: the worker, with the operator that just ran (None: it failed before any summary). No
+            # XCom lookup there: a missing XCom is logged as an error by the Task SDK.
+            summary = operator._summary
+        else:
+            # Airflow 2.10: the webserver, with the serialized operator; the summary is the task's XCom.
             try:
                 summary = XCom.get_value(ti_key=ti_key, key="return_value")
             except Exception:  # no summary (the task failed before writing one): no link

@@ -84,6 +84,8 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
     operator_extra_links = (ExpertSenderDeadLetterLink(),)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
     ui_color = "#ffc78a"
+    #: The last write's summary, also after a max_rejected failure (the dead-letter link reads it).
+    _summary: dict[str, Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -214,6 +216,7 @@ class ExpertSenderBulkWriteOperator(ExpertSenderBaseOperator):
             ti = context.get("ti")
             if ti is not None:
                 ti.xcom_push(key="return_value", value=err.summary)
+            self._summary = err.summary
             raise
         finally:
             close = getattr(rows, "close", None)

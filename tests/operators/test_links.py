@@ -172,3 +172,18 @@ def test_airflow3_stores_the_link_also_when_the_write_failed(
     )
     assert result.task_states == {"upsert": "failed"}
     assert result.xcom("upsert", key="_link_ExpertSenderDeadLetterLink") == f"https://console.example/{dead}"
+
+
+def test_the_operator_that_ran_never_looks_up_xcom(monkeypatch):
+    """On the worker a missing XCom is logged as an error by Airflow 3's Task SDK: a task that failed before
+    any summary gets no link without asking for one."""
+    import airflow_provider_expertsender.links as links
+
+    class NoXCom:
+        @classmethod
+        def get_value(cls, **kwargs: Any) -> Any:
+            raise AssertionError("XCom looked up for the operator that just ran")
+
+    monkeypatch.setattr(links, "XCom", NoXCom)
+    op = ExpertSenderUpsertCustomersOperator(task_id="u", customers=[{"email": "a@example.com"}])
+    assert links.ExpertSenderDeadLetterLink().get_link(op, ti_key="ti") == ""
