@@ -50,7 +50,7 @@ def example_expertsender_bulk_writes():
         events=price_drops(),  # or source_path="s3://...", or sql=... with sql_conn_id=...
         max_concurrency=8,
         max_rejected=0,  # an event in doubt fails the task (it is in the dead letters, never re-sent)
-        dead_letter_path="/tmp/expertsender/dead/price_drop-{{ ds }}.jsonl",
+        dead_letter_path="/tmp/expertsender/dead/price_drop-{{ run_id }}.jsonl",
     )
     # [END howto_operator_send_custom_events]
 
