@@ -4,7 +4,7 @@
 #   bash scripts/docs.sh           build into site/
 #   bash scripts/docs.sh serve     live preview on http://127.0.0.1:8000
 #
-# Uses .venvs/docs, created on first use with the `docs` extra of pyproject.toml (MkDocs Material and
+# Uses .venvs/docs, created on first use with the `docs` dependency group of pyproject.toml (MkDocs Material and
 # mkdocstrings). The API reference is read from the source by static analysis, so neither Airflow nor the
 # package is installed there. The build needs no network: no web fonts, no CDN, no online plugins.
 #
@@ -18,12 +18,12 @@ cd "$(dirname "$0")/.."
 venv=.venvs/docs
 python=${PYTHON:-python3}
 
-# The `docs` extra, plus ruff (from the `lint` extra), which mkdocstrings uses to format long signatures.
+# The `docs` group, plus ruff (from the `lint` group), which mkdocstrings uses to format long signatures.
 requirements=$("$python" - <<'PY'
 import tomllib
 with open("pyproject.toml", "rb") as f:
-    extras = tomllib.load(f)["project"]["optional-dependencies"]
-print("\n".join(extras["docs"] + [r for r in extras["lint"] if r.startswith("ruff")]))
+    groups = tomllib.load(f)["dependency-groups"]
+print("\n".join(groups["docs"] + [r for r in groups["lint"] if r.startswith("ruff")]))
 PY
 )
 stamp="$venv/.docs-requirements"
