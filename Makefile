@@ -9,7 +9,7 @@ help:       ## list the targets with what they do (also: a bare `make`)
 demo:       ## run every example DAG against the bundled emulator (first run installs Airflow: a few minutes)
 	bash scripts/demo.sh
 
-test:       ## ruff + mypy + pytest on Airflow 3.3 and 2.10
+test:       ## packaging, ruff + mypy, pytest on Airflow 3.3, 3.0, 2.10.5 (image pins) and the lowest versions
 	bash scripts/test.sh
 
 e2e:        ## example DAGs on a real Celery deployment (PostgreSQL, Redis) + the connection form in Chromium

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
         AirflowTaskTimeout,
     )
     from airflow.sdk.execution_time.xcom import XCom
-    from airflow.sdk.log import mask_secret
+    from airflow.sdk.log import mask_secret, redact
     from airflow.triggers.base import BaseTrigger, TriggerEvent
 
     #: Whether the running Airflow is 3.x (read from ``airflow.__version__`` on first use).
@@ -89,6 +89,7 @@ __all__ = [
     "conf",
     "get_async_connection",
     "mask_secret",
+    "redact",
     "register_asset_alias",
 ]
 
@@ -127,6 +128,12 @@ _LOCATIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("airflow.sdk.log", "mask_secret"),
         ("airflow.sdk.execution_time.secrets_masker", "mask_secret"),
         ("airflow.utils.log.secrets_masker", "mask_secret"),
+    ),
+    # What the masker makes of a value (tests and docs show what reaches the logs).
+    "redact": (
+        ("airflow.sdk.log", "redact"),
+        ("airflow.sdk.execution_time.secrets_masker", "redact"),
+        ("airflow.utils.log.secrets_masker", "redact"),
     ),
     "AirflowException": ((_SDK_EXCEPTIONS, "AirflowException"), ("airflow.exceptions", "AirflowException")),
     "AirflowNotFoundException": (

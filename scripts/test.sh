@@ -43,8 +43,10 @@ make_venv() {
     af30) VENV_CONSTRAINTS=constraints/airflow-3.0.txt ensure_venv af30 "apache-airflow==$AIRFLOW_30" test,parquet ;;
     af2) VENV_CONSTRAINTS=$PINS VENV_WHEEL=$wheel ensure_venv af2 "apache-airflow==$AIRFLOW_OLD" test,parquet ;;
     # Airflow 2.10 allows universal-pathlib 0.3, with which its ObjectStoragePath fails on every URI: 2.10's
-    # own constraints pin 0.2.x, as docs/compatibility.md tells 2.10 users to.
-    floor) VENV_FLOORS=1 ensure_venv floor "universal-pathlib<0.3" test,sql,parquet,openlineage ;;
+    # own constraints pin 0.2.x, as docs/compatibility.md tells 2.10 users to. The tests' PostgreSQL provider
+    # is the image's: 6.1.x declares common-sql>=1.20 but imports a module common-sql 1.21 (our floor) lacks.
+    floor) VENV_FLOORS=1 ensure_venv floor "universal-pathlib<0.3 apache-airflow-providers-postgres==6.0.0" \
+      test,sql,parquet,openlineage ;;
     *) echo "unknown line $1 (af3 af30 af2 floor)" >&2; return 1 ;;
   esac
 }

@@ -4,7 +4,8 @@
 #       .venvs/NAME with the requirements and this package (editable), plus NAMES: extras of the package
 #       ([project.optional-dependencies], e.g. parquet) or dependency groups ([dependency-groups], e.g. test).
 #   Per call, through variables set in front of it:
-#       VENV_PYTHON=3.12           the interpreter's version (default: the line's, below, else $PYTHON_BIN)
+#       VENV_PYTHON="3.12 3.11"    the interpreter's version, first found (default: the line's, below; else
+#                                  $PYTHON_BIN)
 #       VENV_CONSTRAINTS=FILE      pip-style constraints every install must respect (e.g. the image's pins)
 #       VENV_FLOORS=1              every direct dependency at its declared floor (uv --resolution lowest-direct
 #                                  plus a constraints file generated from pyproject.toml's floors)
@@ -16,9 +17,10 @@
 
 UV_VERSION=${UV_VERSION:-0.13.9}
 
-# The Python of each CI line's venv (scripts/test.sh; bench.sh and emulator.sh share af3): the newest each
-# Airflow line supports, the 2.10.5 image's default, and the oldest the package supports for the floors.
-declare -A LINE_PYTHON=([af3]=3.13 [af30]=3.11 [af2]=3.12 [floor]=3.10)
+# The Python of each CI line's venv (scripts/test.sh; bench.sh and emulator.sh share af3), first choice first:
+# the newest Airflow 3.3 supports, 3.11 for 3.0, the 2.10.5 image's default, the oldest for the floors. On a
+# machine without the first choice the next installed one is used (the line's header says which).
+declare -A LINE_PYTHON=([af3]="3.13 3.12 3.11" [af30]="3.11 3.12 3.10" [af2]="3.12 3.11 3.10" [floor]="3.10 3.11")
 TOOLS_REQUIREMENTS="uv==$UV_VERSION build==1.3.0 twine==6.2.0"
 
 # The interpreter of the given version ("3.12"): on PATH, else in pyenv's versions folder.
@@ -89,10 +91,12 @@ PY
 
 ensure_venv() {
   local name=$1 reqs=$2 names=${3:-} dir=".venvs/$1" stamp python split extras groups target constraints=()
-  local version=${VENV_PYTHON:-${LINE_PYTHON[$name]:-}}
+  local versions=${VENV_PYTHON:-${LINE_PYTHON[$name]:-}} version
   python=$PYTHON_BIN
-  if [ -n "$version" ]; then
-    python=$(find_python "$version") || { echo "$name needs Python $version, which is not installed" >&2; return 1; }
+  if [ -n "$versions" ]; then
+    python=
+    for version in $versions; do python=$(find_python "$version") && break; done
+    [ -n "$python" ] || { echo "$name needs Python $versions (one of), none is installed" >&2; return 1; }
   fi
   ensure_tools
   split=$(_split_names "$names") || return 1

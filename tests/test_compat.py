@@ -21,8 +21,9 @@ from packaging.utils import canonicalize_name
 import airflow_provider_expertsender as provider
 from airflow_provider_expertsender import _compat
 
-PACKAGE_DIR = Path(provider.__file__).parent
+PACKAGE_DIR = Path(provider.__file__).parent  # the checkout's, or the installed wheel's on the af2 line
 ROOT = PACKAGE_DIR.parent
+TESTS_ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_MODULES = sorted(
     m.name
     for m in pkgutil.walk_packages([str(PACKAGE_DIR)], f"{provider.__name__}.")
@@ -135,7 +136,7 @@ def _pins(path: Path) -> dict[str, str]:
 )
 def test_installed_versions_are_the_constrained_ones() -> None:
     """The image-pins line: installing this provider moved none of the versions the image pins."""
-    pins = _pins(ROOT / os.environ["EXPERTSENDER_CONSTRAINTS"])
+    pins = _pins(TESTS_ROOT / os.environ["EXPERTSENDER_CONSTRAINTS"])
     installed = {name: version(name) for name in pins if _installed(name)}
     assert installed["apache-airflow"] == pins["apache-airflow"]
     moved = {name: (pins[name], got) for name, got in installed.items() if got != pins[name]}

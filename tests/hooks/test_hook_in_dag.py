@@ -31,10 +31,8 @@ def es_hook_in_task():
             customer = hook.get_customer(email="dag@example.com")
             consents = hook.list_consents()
             key = hook.config.api_key
-        try:
-            from airflow.sdk.log import redact
-        except ImportError:  # Airflow 2.10
-            from airflow.utils.log.secrets_masker import redact
+        from airflow_provider_expertsender._compat import redact
+
         masked = str(redact(f"x-api-key: {key}"))
         return {
             "accepted": result.accepted,

@@ -84,10 +84,8 @@ with DAG(
     def careless() -> None:
         # The hook registers the key with the secrets masker of the task process, which Airflow applies to
         # task logs (dag.test() prints unmasked, so the test applies it itself).
-        try:
-            from airflow.sdk.log import redact
-        except ImportError:  # Airflow 2
-            from airflow.utils.log.secrets_masker import redact
+        from airflow_provider_expertsender._compat import redact
+
         key = ExpertSenderHook().config.api_key
         print("careless print", redact(f"key={key}"))
 
