@@ -58,6 +58,10 @@ def test_two_inputs_one_templated_is_checked_after_rendering(emulator, store, ru
 
 
 def test_dry_run_does_not_shadow_base_operator_dry_run():
+    from airflow_provider_expertsender._compat import BaseOperator
+
+    if not hasattr(BaseOperator, "dry_run"):
+        pytest.skip("this Airflow's BaseOperator has no dry_run() (3.0)")
     op = upsert(customers=[], dry_run=True)
     assert op.options.dry_run is True
     assert callable(op.dry_run)
