@@ -44,9 +44,9 @@ def _quiet_airflow_30_test_harness() -> None:
     out of this line's test runs, as a deployment's INFO log level does."""
     import importlib.util
 
-    if importlib.util.find_spec("airflow.sdk.bases.hook") is not None:  # 3.1+
-        return
     if importlib.util.find_spec("airflow.sdk") is None:  # 2.10
+        return
+    if importlib.util.find_spec("airflow.sdk.bases.hook") is not None:  # 3.1+
         return
     import logging
 
