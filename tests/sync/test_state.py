@@ -334,6 +334,16 @@ def test_a_cache_entry_counts_only_while_its_hash_is_confirmed(tmp_path: Path) -
     r.finish()
 
 
+def test_without_a_cache_context_every_row_is_validated(tmp_path: Path) -> None:
+    """validate_against_settings: the payload depends on the business unit's settings, so no input cache."""
+    path = tmp_path / "state.sqlite"
+    run(path, [customer(0), customer(1)], cache_context=None)
+    r = Run(path, cache_context=None)
+    assert r.send([customer(0), customer(1)]) == []
+    assert r.validated == 2
+    assert r.finish()["unchanged"] == 2
+
+
 def test_the_cache_is_keyed_by_its_context(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     run(path, [customer(0)], cache_context="provider 1.0")
