@@ -35,7 +35,7 @@ CUSTOM_EVENT_ID = 12  # the id shown in Automation -> Scenarios -> Custom events
     doc_md=__doc__,
 )
 def example_expertsender_bulk_writes():
-    @task
+    @task(show_return_value_in_logs=False)  # customer e-mails: keep them out of the task log
     def price_drops() -> list[dict]:
         """Stands in for a warehouse query: one row per customer, data fields as data_* columns."""
         return [
@@ -50,6 +50,8 @@ def example_expertsender_bulk_writes():
         events=price_drops(),  # or source_path="s3://...", or sql=... with sql_conn_id=...
         max_concurrency=8,
         max_rejected=0,  # an event in doubt fails the task (it is in the dead letters, never re-sent)
+        # run_id, not ds: a run triggered from the UI or the REST API of Airflow 3 has no logical date, and
+        # then no ds either (the template fails to render).
         dead_letter_path="/tmp/expertsender/dead/price_drop-{{ run_id }}.jsonl",
     )
     # [END howto_operator_send_custom_events]
