@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -272,6 +273,8 @@ def test_confirmations_of_a_run_that_never_closed_are_kept(tmp_path: Path) -> No
     assert [p["email"] for p in sent] == ["user0@example.com"]
     assert summary["new"] == 1
     assert summary["unchanged"] == 2
+    r.sync.store.db.close()  # what the dead process's exit would have done; its scratch file goes too
+    shutil.rmtree(str(r.sync.store._scratch))
 
 
 def test_the_last_occurrence_of_a_key_wins(tmp_path: Path) -> None:
