@@ -72,6 +72,8 @@ def handle(emu: Emulator, method: str, path: str, query: str, body: bytes) -> ap
         return _route(emu, method, parts, payload)
     except (ValueError, TypeError, AttributeError) as err:
         return app.problem(400, "AdminBadRequest", str(err), path)
+    except RecursionError:
+        return app.problem(400, "AdminBadRequest", "The JSON is nested too deeply.", path)
 
 
 def _route(emu: Emulator, method: str, parts: list[str], payload: dict[str, Any]) -> app.Response:

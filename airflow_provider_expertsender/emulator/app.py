@@ -158,6 +158,8 @@ class Call:
             message = f"The JSON value is invalid. {position}."
         except ValueError:
             message = "The JSON value is invalid: NaN and Infinity are not JSON numbers."
+        except RecursionError:  # System.Text.Json refuses depth > 64 the same way
+            message = "The JSON value is invalid: it is nested too deeply."
         return None, invalid({"$": [message]}, substatus, self.request.path)
 
     def validated_body(

@@ -212,7 +212,7 @@ def error_for_response(
     label, where = request.label, request.error_kwargs(status)
 
     if 300 <= status < 400:
-        target = urlhost(headers.get("Location"))
+        target = scrub(urlhost(headers.get("Location")), secrets, limit=200)
         return ExpertSenderResponseError(
             f"{label} answered {status} redirect{f' to {target}' if target else ''}. Redirects are not "
             "followed so the API key never reaches another address: set the connection's Base URL to the "

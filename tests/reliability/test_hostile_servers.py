@@ -209,3 +209,20 @@ def test_deeply_nested_json_async(emulator: Any, make_hook: Callable[..., Any]) 
     emulator.switches.nested_json_depth = 100_000
     with pytest.raises(ExpertSenderTransportError, match="not JSON"):
         asyncio.run(hook.get_customer(email="c1@example.com"))
+
+
+# -- the same classes elsewhere: the emulator itself ---------------------------------------------------------
+
+
+def test_the_emulator_answers_deeply_nested_json_with_a_400(emulator: Any) -> None:
+    """A client sending ``[[[[...]]]]`` got no answer at all (the handler thread died of RecursionError)."""
+    import requests
+
+    answer = requests.post(
+        f"{emulator.url}/customers",
+        data=b'{"mode":"AddOrUpdate","matchBy":"Email","data":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        headers={"x-api-key": emulator.api_key, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert answer.status_code == 400
+    assert "nested too deeply" in answer.text
