@@ -11,8 +11,11 @@ other processes moves less than wall time:
 
 * ``_fast``: the hand-written validator of ``models/_fast.py`` (off: every record goes through pydantic);
 * ``gc.freeze``: the engine freezes the objects alive before the write (off: no freeze);
-* ``marshal spool``: ``on_invalid="fail"`` spools validated batches with marshal (off: pickle only);
-* ``spool``: the spool itself (off: the validated batches are kept in a list, memory grows with the input).
+* ``spool``: ``on_invalid="fail"`` spools the validated batches to a temporary file (off: they are kept in a
+  list, and memory grows with the input).
+
+(A marshal fast path of the spool was measured with this script and removed: 4.90 s of CPU with pickle only
+against 4.88 s with it, for 200,000 customers.)
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import pickle
 import statistics
 import sys
 import tempfile
@@ -56,21 +58,6 @@ def _no_freeze() -> Iterator[None]:
         engine._collector_ignores_older_objects = original
 
 
-def _pickle_spool() -> Iterator[None]:
-    from airflow_provider_expertsender.sync import engine
-
-    original = engine._spool_dump
-
-    def dump(batch: Any, spool: Any) -> None:
-        engine._spool_write(spool, engine._PICKLE, pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
-
-    engine._spool_dump = dump  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        engine._spool_dump = original
-
-
 def _no_spool() -> Iterator[None]:
     from airflow_provider_expertsender.sync import engine
 
@@ -91,11 +78,7 @@ def _no_spool() -> Iterator[None]:
 
 
 def _all_off() -> Iterator[None]:
-    with (
-        contextlib.contextmanager(_no_fast)(),
-        contextlib.contextmanager(_no_freeze)(),
-        contextlib.contextmanager(_pickle_spool)(),
-    ):
+    with contextlib.contextmanager(_no_fast)(), contextlib.contextmanager(_no_freeze)():
         yield
 
 
@@ -107,9 +90,8 @@ VARIANTS: list[tuple[str, Callable[[], Iterator[None]]]] = [
     ("as shipped", _nothing),
     ("without _fast", _no_fast),
     ("without gc.freeze", _no_freeze),
-    ("spool: pickle only", _pickle_spool),
     ("no spool (in memory)", _no_spool),
-    ("without _fast, freeze, marshal", _all_off),
+    ("without _fast and gc.freeze", _all_off),
 ]
 
 
