@@ -237,3 +237,51 @@ def test_a_timed_out_bulk_add_reports_its_requests_in_flight_in_doubt_and_the_re
     store = emulator.store(emulator.api_key)
     assert sorted(c["email"] for c in store.customers) == sorted(c["email"] for c in customers)
     assert store.counters.get("items_rejected", 0) == 0
+
+
+def test_an_upsert_that_died_midway_resumes_from_its_checkpoint(
+    emulator: Any, expertsender_conn: str, tmp_path: Path
+) -> None:
+    """An idempotent write with checkpoint_path: the retry sends only what the first try did not confirm."""
+    from airflow_provider_expertsender.exceptions import ExpertSenderServerError
+    from airflow_provider_expertsender.hooks.expertsender import ExpertSenderHook
+    from airflow_provider_expertsender.sync import run_write
+    from airflow_provider_expertsender.sync.checkpoint import TaskTry
+
+    customers = [{"email": f"up{i}@example.com", "first_name": f"U{i}"} for i in range(50)]
+    hook = ExpertSenderHook()
+    calls = {"n": 0}
+    send_once = hook._send_once
+
+    def fail_from_the_fourth_request(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            emulator.switches.fail_next(10, status=503)  # more than the retries: the write stops
+        return send_once(*args, **kwargs)
+
+    hook._send_once = fail_from_the_fourth_request  # type: ignore[method-assign]
+
+    def write(try_number: int) -> dict[str, Any]:
+        return run_write(
+            hook,
+            resource="customers",
+            records=customers,
+            mode="AddOrUpdate",
+            batch_size=10,
+            max_concurrency=1,
+            checkpoint_path=str(tmp_path / "checkpoints"),
+            task=TaskTry("resume", "upsert", "r1", None, try_number),
+        )
+
+    with pytest.raises(ExpertSenderServerError):
+        write(1)
+    emulator.switches.clear_faults()
+    requests_before = len(posts(emulator, "/customers"))
+
+    summary = write(2)
+
+    assert summary["resumed"] == 30  # the three batches the first try had confirmed
+    assert summary["accepted"] == 20
+    assert len(posts(emulator, "/customers")) - requests_before == 2
+    stored = {c["email"] for c in emulator.store(emulator.api_key).customers}
+    assert stored == {c["email"] for c in customers}
