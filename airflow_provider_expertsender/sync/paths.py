@@ -33,10 +33,10 @@ def object_storage_path(uri: str) -> Any:
     except TypeError as err:
         if "incompatible with ObjectStoragePath" not in str(err):
             raise
-        # Airflow 2.10's ObjectStoragePath does not work with universal-pathlib 0.3 (any URI fails).
+        # The ObjectStoragePath of Airflow 2.10 and 3.0 fails on any URI with universal-pathlib 0.3.
         raise ExpertSenderConfigError(
             f"{uri}: Airflow's ObjectStoragePath cannot open URIs with the installed universal-pathlib. On "
-            "Airflow 2.10 install the version of Airflow's constraints file: pip install "
+            "Airflow 2.10 and 3.0 install the version of Airflow's constraints file: pip install "
             "'universal-pathlib<0.3'. Plain local paths (without file://) work regardless."
         ) from err
 
