@@ -141,3 +141,36 @@ def test_installed_versions_are_the_constrained_ones() -> None:
     assert installed["apache-airflow"] == pins["apache-airflow"]
     moved = {name: (pins[name], got) for name, got in installed.items() if got != pins[name]}
     assert moved == {}, json.dumps(moved)
+
+
+# Declared runtime dependencies the package does not import, each with the reason docs/compatibility.md gives.
+DECLARED_NOT_IMPORTED = {"tenacity": "kept while the retry policy's move onto tenacity is decided"}
+IMPORT_NAMES = {"apache-airflow": "airflow"}
+
+
+def _imported_top_level_names() -> set[str]:
+    names = set()
+    for path in PACKAGE_DIR.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_every_declared_dependency_is_imported_or_explained() -> None:
+    """From the installed metadata (the wheel's on the af2 line): each runtime requirement is imported."""
+    from importlib.metadata import requires
+
+    runtime = [Requirement(r) for r in requires(provider.PACKAGE_NAME) or []]
+    declared = [r.name for r in runtime if r.marker is None]
+    imported = _imported_top_level_names()
+
+    def unimported(name: str) -> bool:
+        return IMPORT_NAMES.get(name, name.replace("-", "_")) not in imported
+
+    unexplained = [name for name in declared if unimported(name) and name not in DECLARED_NOT_IMPORTED]
+    assert unexplained == [], "drop them, or say in docs/compatibility.md why they are declared"
+    stale = [name for name in DECLARED_NOT_IMPORTED if name not in declared or not unimported(name)]
+    assert stale == [], "no longer true: update DECLARED_NOT_IMPORTED and docs/compatibility.md"
