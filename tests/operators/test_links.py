@@ -122,7 +122,11 @@ def test_the_link_survives_dag_serialization(airflow_db):
 
     if AIRFLOW_V_3_0_PLUS:
         from airflow.sdk import DAG
-        from airflow.serialization.serialized_objects import DagSerialization as Serializer
+
+        try:
+            from airflow.serialization.serialized_objects import DagSerialization as Serializer
+        except ImportError:  # Airflow 3.0
+            from airflow.serialization.serialized_objects import SerializedDAG as Serializer  # type: ignore
     else:
         from airflow import DAG
         from airflow.serialization.serialized_objects import SerializedDAG as Serializer  # type: ignore

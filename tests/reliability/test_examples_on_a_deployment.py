@@ -36,7 +36,9 @@ def test_the_customer_sensor_example_waits_for_a_write_that_becomes_readable_lat
     """Writes readable only later (as on a platform that processes them asynchronously): the customers
     example's deferrable sensor finds nothing at its first check, defers, and succeeds once the customer is
     readable. (The example polls every 30 s; the copy run here every second.)"""
-    emulator.switches.update(visibility_delay_s=2.0)
+    # Long enough for the upsert task to finish and the sensor task to start, also on Airflow 3.0, whose
+    # dag.test() takes seconds per task (2 s let the first check find the customer there).
+    emulator.switches.update(visibility_delay_s=8.0)
     source = (EXAMPLES / "example_expertsender_customers.py").read_text()
     source, replaced = re.subn(r"poke_interval=30,", "poke_interval=1,", source)
     assert replaced == 1, "the customers example's sensor no longer says poke_interval=30"
