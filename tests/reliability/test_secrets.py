@@ -162,7 +162,16 @@ def test_a_full_dag_leaks_the_key_nowhere(
 
 
 def _formatted(record: logging.LogRecord) -> str:
-    text = record.getMessage()
+    try:
+        text = record.getMessage()
+    except Exception:  # Airflow 2.10.0 logs ORM objects that cannot be formatted once their session closed
+        parts = [str(record.msg)]
+        for arg in record.args if isinstance(record.args, tuple) else ():
+            try:
+                parts.append(repr(arg))
+            except Exception:
+                parts.append("<unprintable>")
+        text = " ".join(parts)
     if record.exc_info and record.exc_info[1] is not None:
         text += f"\n{record.exc_info[1]!r}"
     return text
