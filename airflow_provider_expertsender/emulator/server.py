@@ -274,7 +274,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
             else:  # trickle
                 body = _payload(response) or b"{}"
-                self._head(status, {**headers, "Content-Length": str(len(body))})
+                if switches.trickle_headers:
+                    lines = [f"HTTP/1.1 {status} {app.TITLES.get(status, 'OK')}"]
+                    lines += [f"{k}: {v}" for k, v in {**headers, "Content-Length": str(len(body))}.items()]
+                    body = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+                else:
+                    self._head(status, {**headers, "Content-Length": str(len(body))})
                 for i in range(len(body)):
                     self.wfile.write(body[i : i + 1])
                     self.wfile.flush()

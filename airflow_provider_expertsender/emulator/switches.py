@@ -172,6 +172,9 @@ class Switches:
     trickle_body_s: float = _switch(
         0.0, "Process requests, then send the body one byte every this many seconds (a hostile server)."
     )
+    trickle_headers: bool = _switch(
+        False, "With trickle_body_s: trickle the status line and headers too, not only the body."
+    )
     bloated_body_mb: float = _switch(
         0.0, "Process requests, then answer with this many MB of JSON, streamed in chunks (0 = off)."
     )
@@ -459,6 +462,7 @@ _VALIDATORS: dict[str, Any] = {
     "truncated_body": _flag,
     "visibility_delay_s": _non_negative,
     "trickle_body_s": _non_negative,
+    "trickle_headers": _flag,
     "bloated_body_mb": _non_negative,
     "endless_body": _flag,
     "gzip_bomb_mb": _non_negative,

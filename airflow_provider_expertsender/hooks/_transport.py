@@ -13,7 +13,12 @@ URL with identifiers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
+import itertools
 import json
+import socket
+import threading
 import time
 import zlib
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -74,6 +79,7 @@ def send(
 
     started = time.monotonic()
     limit = _attempt_limit(config, started, deadline)
+    _HEADERS_BY.limit = limit  # read by _DeadlineConnection while the status line and headers arrive
     try:
         response = session.request(
             request.method,
@@ -93,7 +99,11 @@ def send(
     except _DeadlinePassed:
         raise _read_timeout(request, config, limit, deadline) from None
     except (requests.RequestException, Urllib3Error, OSError) as err:
+        if time.monotonic() >= limit:  # the watchdog cut trickled headers: a timeout, not a dropped line
+            raise _read_timeout(request, config, limit, deadline) from None
         raise _requests_failure(err, request, config, limit, deadline) from None
+    finally:
+        _HEADERS_BY.limit = None
     _log_exchange(logger, config, request, response.status_code, started, items, data, body.raw)
     return _answer(response.status_code, body, response.headers, request, config.secrets)
 
@@ -318,6 +328,103 @@ def _headers(config: ExpertSenderConnectionConfig) -> dict[str, str]:
     }
 
 
+_HEADERS_BY = threading.local()  # the running attempt's limit (time.monotonic()), per thread
+
+
+def _deadline_pools() -> dict[str, Any]:
+    """Connection pools whose connections stop waiting for headers at the attempt's limit.
+
+    ``requests`` reads the status line and headers inside ``http.client``, where only the per-read timeout
+    applies: a server trickling its headers a byte at a time would hold the call. While the headers are read,
+    a timer shuts the socket down at the limit (the body is read by :func:`_read_sync` against the same
+    limit).
+    """
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class _DeadlineConnection:
+        sock: Any
+
+        def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+            limit = getattr(_HEADERS_BY, "limit", None)
+            if limit is None or self.sock is None:
+                return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+            ticket = _WATCHDOG.arm(limit, self.sock)
+            try:
+                return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+            finally:
+                _WATCHDOG.disarm(ticket)
+
+    class _HTTP(_DeadlineConnection, HTTPConnection):
+        pass
+
+    class _HTTPS(_DeadlineConnection, HTTPSConnection):
+        pass
+
+    class _HTTPPool(HTTPConnectionPool):
+        ConnectionCls = _HTTP
+
+    class _HTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = _HTTPS
+
+    return {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Watchdog:
+    """One daemon thread that shuts down the sockets still waiting for headers at their limit.
+
+    Arming and disarming cost a lock and a heap push (a thread per request cost 0.7 ms a call).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Any]] = []
+        self._armed: set[int] = set()
+        self._tickets = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, limit: float, sock: Any) -> int:
+        with self._cond:
+            ticket = next(self._tickets)
+            earliest = not self._heap or limit < self._heap[0][0]
+            heapq.heappush(self._heap, (limit, ticket, sock))
+            self._armed.add(ticket)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="expertsender-watchdog", daemon=True)
+                self._thread.start()
+            elif earliest:
+                self._cond.notify()
+            return ticket
+
+    def disarm(self, ticket: int) -> None:
+        with self._cond:
+            self._armed.discard(ticket)
+            if len(self._heap) > 64 + 2 * len(self._armed):  # forget the disarmed ones now and then
+                self._heap = [entry for entry in self._heap if entry[1] in self._armed]
+                heapq.heapify(self._heap)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] not in self._armed:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                limit, ticket, sock = self._heap[0]
+                wait = limit - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._armed.discard(ticket)
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+
+
 def new_session(config: ExpertSenderConnectionConfig) -> requests.Session:
     from http.cookiejar import DefaultCookiePolicy
 
@@ -331,6 +438,7 @@ def new_session(config: ExpertSenderConnectionConfig) -> requests.Session:
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     pool = max(_MIN_POOL_SIZE, config.max_concurrency)
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)  # retries are ours
+    adapter.poolmanager.pool_classes_by_scheme = _deadline_pools()
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

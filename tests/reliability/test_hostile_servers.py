@@ -79,6 +79,26 @@ def test_a_trickled_body_ends_one_attempt_at_read_timeout(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_trickled_headers_end_the_call_within_max_retry_time(
+    emulator: Any, make_hook: Callable[..., Any], kind: str
+) -> None:
+    _seed(make_hook)
+    hook = make_hook(**BUDGET) if kind == "sync" else _async_hook(make_hook, **BUDGET)
+    emulator.switches.trickle_body_s = 0.2
+    emulator.switches.trickle_headers = True
+    if kind == "sync":
+        call = lambda: hook.get_customer(email="c1@example.com")  # noqa: E731
+    else:
+        call = lambda: asyncio.run(hook.get_customer(email="c1@example.com"))  # noqa: E731
+    started = time.monotonic()
+    with pytest.raises(ExpertSenderTransportError) as info:
+        call()
+    assert time.monotonic() - started <= BUDGET["max_retry_time"] + SLACK
+    assert "read timeout" in info.value.message
+
+
+@pytest.mark.timeout(60)
 def test_a_trickled_body_ends_the_async_call_within_max_retry_time(
     emulator: Any, make_hook: Callable[..., Any]
 ) -> None:
