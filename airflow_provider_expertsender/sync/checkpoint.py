@@ -156,11 +156,14 @@ class Checkpoint(Ledger):
         self.counts: Counter[str] = Counter()
         self._confirmed: Counter[str] = Counter()
         self._doubt: Counter[str] = Counter()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the buffer
+        self._writing = threading.Lock()  # the file or segments; taken before _lock, never inside it
+        self._queued = 0  # intents buffered so far ...
+        self._written = 0  # ... and written
         self._remote = isinstance(location, str) and is_uri(location)
         self._folder = as_path(location)
         self._name = f"try-{attempt}-{os.getpid()}"
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
         self._buffer: list[str] = []
         self._segments = 0
         self._last_flush = time.monotonic()
@@ -206,8 +209,10 @@ class Checkpoint(Ledger):
             except (OSError, NotImplementedError):
                 pass  # object stores have no folders
         marker = folder / _STARTED
-        with marker.open("w", encoding="utf-8") as out:
-            out.write(json.dumps({"try": self.attempt, "host": socket.gethostname(), "pid": os.getpid()}))
+        with marker.open("wb") as out:
+            out.write(
+                json.dumps({"try": self.attempt, "host": socket.gethostname(), "pid": os.getpid()}).encode()
+            )
         doubt = sum(self._doubt.values())
         if self._confirmed or doubt:
             self.log.info(
@@ -231,13 +236,14 @@ class Checkpoint(Ledger):
             raise ExpertSenderConfigError(f"Cannot read the checkpoint folder {self}: {err}") from err
 
     def _read(self, path: Any, sent: Counter[str]) -> None:
-        with path.open("r", encoding="utf-8") as lines:
-            for line in lines:
-                kind, _, name = line.strip().partition(" ")
-                if kind == "c" and name:
-                    self._confirmed[name] += 1
-                elif kind == "s" and name:
-                    sent[name] += 1
+        with path.open("rb") as raw:  # binary: Airflow 2.10's ObjectStoragePath mishandles text mode
+            text = raw.read().decode("utf-8")
+        for line in text.splitlines():
+            kind, _, name = line.strip().partition(" ")
+            if kind == "c" and name:
+                self._confirmed[name] += 1
+            elif kind == "s" and name:
+                sent[name] += 1
 
     def _clear(self, names: set[str]) -> None:
         for name in names:
@@ -269,49 +275,61 @@ class Checkpoint(Ledger):
         lines = [f"s {digest(p)}\n" for p in payloads]
         with self._lock:
             self._buffer.extend(lines)
-            self._flush()  # the intent is durable before the request leaves
+            self._queued += 1
+            ticket = self._queued
+        # The intent is durable before the request leaves. Group commit: while one thread writes, the intents
+        # of the others gather in the buffer, and the next write carries all of them (one object per write
+        # on object storage, not one per request).
+        with self._writing:
+            if self._written < ticket:
+                self._flush()
 
     def confirmed(self, keys: Sequence[Any], payloads: Sequence[Mapping[str, Any]]) -> None:
         lines = [f"c {digest(p)}\n" for p in payloads]
         with self._lock:
             self._buffer.extend(lines)
-            if (
+            due = (
                 not self._remote
                 or len(self._buffer) >= _REMOTE_FLUSH_LINES
                 or time.monotonic() - self._last_flush >= _REMOTE_FLUSH_SECONDS
-            ):
+            )
+        if due:
+            with self._writing:
                 self._flush()
 
     def close(self, *, complete: bool) -> None:
-        with self._lock:
+        with self._writing:
             self._flush()
             if self._file is not None:
                 self._file.close()
                 self._file = None
         if complete:
             self._clear(self._listing())
-            with (self._folder / _COMPLETE).open("w", encoding="utf-8") as out:
-                out.write(json.dumps({"try": self.attempt}))
+            with (self._folder / _COMPLETE).open("wb") as out:
+                out.write(json.dumps({"try": self.attempt}).encode())
 
     # ---------------------------------------------------------------------------------------- writing
 
     def _flush(self) -> None:
-        """Write the buffered lines (caller holds the lock): append to this try's file, or, on object
+        """Write the buffered lines (caller holds ``_writing``): append to this try's file, or, on object
         storage (no appends), write them as a new segment object."""
-        if not self._buffer:
-            return
-        text = "".join(self._buffer)
-        self._buffer.clear()
-        self._last_flush = time.monotonic()
-        if self._remote:
-            self._segments += 1
-            with (self._folder / f"{self._name}-{self._segments}.jsonl").open("w", encoding="utf-8") as out:
-                out.write(text)
-            return
-        if self._file is None:
-            self._file = (self._folder / f"{self._name}.jsonl").open("a", encoding="utf-8")
-        self._file.write(text)
-        self._file.flush()  # in the kernel: survives the process being killed
+        with self._lock:
+            text = "".join(self._buffer)
+            self._buffer.clear()
+            upto = self._queued
+        if text:
+            self._last_flush = time.monotonic()
+            if self._remote:
+                self._segments += 1
+                segment = self._folder / f"{self._name}-{self._segments}.jsonl"
+                with segment.open("wb") as out:
+                    out.write(text.encode("utf-8"))
+            else:
+                if self._file is None:
+                    self._file = (self._folder / f"{self._name}.jsonl").open("ab")
+                self._file.write(text.encode("utf-8"))
+                self._file.flush()  # in the kernel: survives the process being killed
+        self._written = upto
 
     def __str__(self) -> str:
         return display(self.location)

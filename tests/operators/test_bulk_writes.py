@@ -507,3 +507,46 @@ def test_every_bulk_operator_reads_every_input(
         assert [store.order(f"M-{i}")["status"] for i in range(3)] == ["paid"] * 3
     else:
         assert all(store.order(f"M-{i}")["isDeleted"] for i in range(3))
+
+
+def test_a_checkpoint_on_object_storage_is_written_in_segments_and_resumed(
+    emulator, store, expertsender_conn, tmp_path, monkeypatch
+):
+    """An object store has no appends: each write of the journal is a new object (file:// stands in)."""
+    events = [{"email": f"o{i}@example.com"} for i in range(40)]
+    uri = f"file://{tmp_path}/bucket/checkpoints"
+
+    def op(**kwargs: Any) -> ExpertSenderSendCustomEventsOperator:
+        return ExpertSenderSendCustomEventsOperator(
+            task_id="events",
+            custom_event_id=7,
+            events=events,
+            checkpoint_path=uri,
+            max_concurrency=4,
+            **kwargs,
+        )
+
+    first = op()
+    send_once = first.hook._send_once
+    calls = {"n": 0}
+
+    def lose_the_twentieth_answer(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 20:
+            emulator.switches.drop_next(1, after_apply=True)
+        return send_once(*args, **kwargs)
+
+    first.hook._send_once = lose_the_twentieth_answer
+    with pytest.raises(ExpertSenderRejectedRecordsError):
+        first.execute(task_context(1))
+    segments = list(
+        (tmp_path / "bucket" / "checkpoints" / "bulk" / "manual__1" / "events").glob("try-1-*-*.jsonl")
+    )
+    assert segments
+    sent_by_first = len(store.events)
+
+    second = op(max_rejected=1).execute(task_context(2))
+
+    assert (second["resumed"], second["in_doubt"]) == (sent_by_first - 1, 1)
+    fired = [e["customerEmail"] for e in store.events]
+    assert sorted(fired) == sorted(e["email"] for e in events)  # each once
