@@ -144,7 +144,7 @@ def test_installed_versions_are_the_constrained_ones() -> None:
 
 
 # Declared runtime dependencies the package does not import, each with the reason docs/compatibility.md gives.
-DECLARED_NOT_IMPORTED = {"tenacity": "kept while the retry policy's move onto tenacity is decided"}
+DECLARED_NOT_IMPORTED: dict[str, str] = {}  # name -> why it is declared although not imported
 IMPORT_NAMES = {"apache-airflow": "airflow"}
 
 

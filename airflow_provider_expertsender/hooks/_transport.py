@@ -74,6 +74,8 @@ def send(
     :param deadline: ``time.monotonic()`` by which the whole call (all its attempts) must end; the attempt
         also ends ``read_timeout`` seconds after it started, whichever comes first.
     """
+    from http.client import HTTPException
+
     import requests
     from urllib3.exceptions import HTTPError as Urllib3Error
 
@@ -98,7 +100,7 @@ def send(
             response.close()
     except _DeadlinePassed:
         raise _read_timeout(request, config, limit, deadline) from None
-    except (requests.RequestException, Urllib3Error, OSError) as err:
+    except (requests.RequestException, Urllib3Error, HTTPException, OSError) as err:
         if time.monotonic() >= limit:  # the watchdog cut trickled headers: a timeout, not a dropped line
             raise _read_timeout(request, config, limit, deadline) from None
         raise _requests_failure(err, request, config, limit, deadline) from None
