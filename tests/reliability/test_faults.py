@@ -268,7 +268,9 @@ def test_retry_after_is_capped_by_retry_after_max(emulator: Any, make_hook: Call
     started = time.monotonic()
     with pytest.raises(ExpertSenderRateLimitError) as info:
         hook.list_consents()
-    assert time.monotonic() - started < 2.0
+    # Waits are recorded, not slept: the bound only proves no real 3600 s sleep. It is generous because the
+    # first call reads the connection, which takes seconds on Airflow 2.10 on a loaded 2-core machine.
+    assert time.monotonic() - started < 60
     assert hook.waits == [0.1, 0.1]
     assert info.value.retry_after == 3600
     assert "rate limited (429, Retry-After 3600 s)" in info.value.message
