@@ -39,6 +39,28 @@ def mask_secret(secret: str) -> None:
     mask(secret)
 
 
+class Secrets(Sequence[str]):
+    """The connection's secret strings, iterable like a tuple but shown as ``<n secret(s)>`` by ``repr``.
+
+    Tracebacks that print frame locals (Airflow 3.0's console log renderer does) show the functions that
+    scrub server text with their ``secrets`` argument: this type keeps the values out of that output.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Sequence[str]) -> None:
+        self._values = tuple(values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._values[index]
+
+    def __repr__(self) -> str:
+        return f"<{len(self._values)} secret(s)>"
+
+
 @dataclass(frozen=True)
 class ExpertSenderConnectionConfig:
     """Everything the hooks need from a connection, typed and validated. Never log it whole.
@@ -81,11 +103,11 @@ class ExpertSenderConnectionConfig:
     unknown_extras: tuple[str, ...] = field(default=(), compare=False)
 
     @property
-    def secrets(self) -> tuple[str, ...]:
+    def secrets(self) -> Secrets:
         """What must never be repeated from a server's text: the API key, as sent and URL-encoded."""
         from urllib.parse import quote
 
-        return tuple(dict.fromkeys((self.api_key, quote(self.api_key, safe=""))))
+        return Secrets(tuple(dict.fromkeys((self.api_key, quote(self.api_key, safe="")))))
 
     @property
     def timeout(self) -> tuple[float, float]:

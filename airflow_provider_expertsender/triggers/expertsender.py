@@ -36,7 +36,7 @@ from airflow_provider_expertsender.conditions import (
 from airflow_provider_expertsender.exceptions import ExpertSenderError, ExpertSenderNotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     from airflow_provider_expertsender.hooks.expertsender import ExpertSenderAsyncHook
 
@@ -72,7 +72,7 @@ class _ExpertSenderPollingTrigger(BaseTrigger):
         self.deadline = float(deadline)
         self.include_record = include_record
         self.delay_first_poll = delay_first_poll
-        self._secrets: tuple[str, ...] = ()
+        self._secrets: Sequence[str] = ()
 
     def _common_kwargs(self) -> dict[str, Any]:
         return {
