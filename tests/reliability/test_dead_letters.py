@@ -102,17 +102,20 @@ def _logged_positions(process: subprocess.Popen[str], until: int) -> set[int]:
     """Read the process's log until it reported invalid record ``#until``; the positions it reported."""
     assert process.stdout is not None
     seen: set[int] = set()
+    output: list[str] = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
             break
+        output.append(line)
         match = re.search(r"Invalid customer record #(\d+)", line)
         if match:
             seen.add(int(match.group(1)))
             if int(match.group(1)) >= until:
                 return seen
-    raise AssertionError(f"the write never reported record #{until}; it logged {sorted(seen)}")
+    tail = "".join(output[-30:])
+    raise AssertionError(f"the write never reported record #{until}; logged {sorted(seen)}; output:\n{tail}")
 
 
 def test_a_killed_write_keeps_every_dead_letter_its_log_reported(emulator, tmp_path):
