@@ -64,14 +64,14 @@ from airflow_provider_expertsender.exceptions import (
 from airflow_provider_expertsender.hooks.expertsender import refusal_reason
 from airflow_provider_expertsender.sync.budget import BudgetPolicy, RequestBudget
 from airflow_provider_expertsender.sync.deadletter import DeadLetterWriter
-from airflow_provider_expertsender.sync.ledger import IN_DOUBT, Ledger
+from airflow_provider_expertsender.sync.ledger import IN_DOUBT, Ledger, Selector
 from airflow_provider_expertsender.sync.limits import (
     describe_limit,
     exceeds,
     parse_max_rejected,
     positive_int,
 )
-from airflow_provider_expertsender.sync.mapping import RowError
+from airflow_provider_expertsender.sync.mapping import MappedRows, RowError
 from airflow_provider_expertsender.sync.options import WriteOptions
 from airflow_provider_expertsender.sync.paths import display
 from airflow_provider_expertsender.sync.progress import DEFAULT_PROGRESS_INTERVAL, Progress
@@ -305,17 +305,22 @@ class _Engine:
 
     def _valid(self, records: Iterable[Any]) -> Iterator[tuple[int, Any, dict[str, Any]]]:
         """``(position, record, payload)`` of the valid records; a ledger that selects records itself (the
-        incremental state: it skips unchanged rows before validating them) gets the stream first."""
-        selector = next((ledger for ledger in self.ledgers if hasattr(ledger, "select")), None)
-        if selector is not None:
-            return selector.select(self._read(records), self._validate)  # type: ignore[attr-defined,no-any-return]
-        return self._validated(records)
+        incremental state: it skips unchanged rows before decoding and validating them) gets the stream
+        first, as the source's units when the records can be taken so."""
+        selector = next((ledger for ledger in self.ledgers if isinstance(ledger, Selector)), None)
+        if selector is None:
+            return self._validated(records)
+        if isinstance(records, MappedRows):
+            units = records.units()
+            if units is not None:
+                return selector.select(self._read(units), self._validate, records.record)
+        return selector.select(self._read((None, record) for record in records), self._validate)
 
-    def _read(self, records: Iterable[Any]) -> Iterator[tuple[int, Any]]:
+    def _read(self, items: Iterable[tuple[bytes | None, Any]]) -> Iterator[tuple[int, bytes | None, Any]]:
         progress = self.progress
-        for position, record in enumerate(records):
+        for position, (fingerprint, item) in enumerate(items):
             progress.read += 1
-            yield position, record
+            yield position, fingerprint, item
             progress.maybe_log()
 
     def _validated(self, records: Iterable[Any]) -> Iterator[tuple[int, Any, dict[str, Any]]]:

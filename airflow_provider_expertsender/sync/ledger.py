@@ -9,10 +9,10 @@ The engine tells each of them, in this order:
 3. :meth:`Ledger.confirmed` once the API confirmed records (from the coordinating thread), and
 4. :meth:`Ledger.close` at the end, saying whether the whole input was processed.
 
-A ledger may also define ``select(stream, validate)``: the engine then hands it the ``(position, record)``
-stream of the input and the validation (``validate(position, record) -> payload or None``) and batches the
-``(position, record, payload)`` it yields; the incremental state uses this to skip unchanged rows before
-validating them (``sync/state.py``).
+A :class:`Selector` is a ledger that also chooses which records are validated at all: the engine hands it the
+input as ``(position, fingerprint, item)`` with the means to turn an item into its record and to validate a
+record, and batches the ``(position, record, payload)`` it yields. The incremental state is one: it skips rows
+it has seen before without decoding, mapping or validating them (``sync/state.py``).
 
 Keys are the resource's record key (``e-mail``, ``(websiteId, id)``...; ``None`` for custom events); payloads
 are the validated API payloads (canonical: the same record always gives the same payload).
@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 #: What :meth:`Ledger.admit` returns to send the record.
 SEND = None
@@ -52,3 +52,33 @@ class Ledger:
 
     def close(self, *, complete: bool) -> None:
         """The write ended; ``complete``: every record of the input was read and had its outcome."""
+
+
+def as_record(item: Any) -> Any:
+    """The record of an item that is a record already (the input was not taken as units)."""
+    return item
+
+
+class Selector(Ledger):
+    """A ledger that selects the records to validate and send (at most one per write)."""
+
+    def select(
+        self,
+        stream: Iterable[tuple[int, bytes | None, Any]],
+        validate: Callable[[int, Any], dict[str, Any] | None],
+        materialize: Callable[[Any], Any] = as_record,
+    ) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+        """The ``(position, record, payload)`` of the records to send, in input order.
+
+        :param stream: ``(position, fingerprint, item)`` for every row of the input: ``item`` is a record, or
+            a unit of the source (``sync/mapping.py``, ``MappedRows.units``) whose record ``materialize``
+            gives; ``fingerprint`` identifies the unit's content (None: it has none).
+        :param validate: the engine's validation: ``(position, record) -> payload``, or None when the record
+            is invalid (the engine has reported it).
+        :param materialize: the record of an item.
+        """
+        for position, _, item in stream:
+            record = materialize(item)
+            payload = validate(position, record)
+            if payload is not None:
+                yield position, record, payload

@@ -44,8 +44,10 @@ of its own (which validation then refuses for its missing id), so a misnamed id 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
+import marshal
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -389,14 +391,32 @@ class RowMapper:
                 continue
             yield mapped
 
-    def map(self, rows: Iterable[Any]) -> Iterator[Any]:
+    def map(self, rows: Iterable[Any]) -> MappedRows:
         """Map ``rows`` lazily to records (and :class:`RowError` for the rows that cannot be mapped).
 
         :param rows: dict rows; when they come from a source that tells where each row came from
             (``sources.SourceRows``), the errors name the file and line.
         """
-        where = getattr(rows, "location", None) or _nowhere
-        return self._map(self._rows(rows, where) if self.row_mapper is not None else rows, where)
+        return MappedRows(self, rows)
+
+    @property
+    def per_row(self) -> bool:
+        """Every row becomes one record of its own, by rules alone: no ``row_mapper`` (user code may depend on
+        anything), no product lines grouped into orders."""
+        return self.row_mapper is None and not self.rules.orders
+
+    def fingerprint_context(self) -> bytes:
+        """What the record of a row depends on besides the row: the rules and ``field_map``."""
+        return marshal.dumps((repr(self.rules), sorted(self.field_map.items())), 0)
+
+    def map_one(self, row: Any, where: Callable[[], str] = _nowhere) -> Any:
+        """The record of one row (rules without grouping; see :attr:`per_row`), or a :class:`RowError`."""
+        if isinstance(row, RowError) or not isinstance(row, Mapping):
+            return row
+        try:
+            return self._apply(row)[0]
+        except _BadRow as bad:
+            return self._bad(bad, row, where)
 
     def _bad(self, bad: _BadRow, row: Any, where: Callable[[], str]) -> RowError:
         return RowError(f"{_at(where)}{bad}", row)
@@ -470,3 +490,71 @@ class RowMapper:
                 current["products"].append(product)
         if current is not None:
             yield current
+
+
+class MappedRows:
+    """The records of a :class:`RowMapper`'s rows, lazily; iterate it once.
+
+    For the incremental state, a source's rows can instead be taken as *units* (:meth:`units`): each comes
+    with a fingerprint of the row as read, so a row seen before is recognised without being decoded or
+    mapped; :meth:`record` then turns the units that need it into records.
+
+    :param mapper: the mapping.
+    :param rows: the rows (a ``sources.SourceRows`` for files and queries).
+    """
+
+    def __init__(self, mapper: RowMapper, rows: Iterable[Any]) -> None:
+        self.mapper = mapper
+        self.rows = rows
+        self._records: Iterator[Any] | None = None
+        self._prefixes: dict[Any, bytes] = {}
+
+    def _iterator(self) -> Iterator[Any]:
+        if self._records is None:
+            mapper, rows = self.mapper, self.rows
+            where = getattr(rows, "location", None) or _nowhere
+            self._records = mapper._map(
+                mapper._rows(rows, where) if mapper.row_mapper is not None else rows, where
+            )
+        return self._records
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._iterator()
+
+    def __next__(self) -> Any:
+        return next(self._iterator())
+
+    def units(self) -> Iterator[tuple[bytes | None, Any]] | None:
+        """``(fingerprint, unit)`` for each row as read, or None when the rows cannot be taken so (not from
+        a file or query, or rows that are not one record each: see :attr:`RowMapper.per_row`).
+
+        The fingerprint (None for a unit without one) is equal for two units exactly when their records are:
+        it covers the unit's bytes, its file's format and columns (the decoder's context) and the mapping's
+        rules and ``field_map``.
+        """
+        units = getattr(self.rows, "units", None)
+        if units is None or not self.mapper.per_row:
+            return None
+        return self._fingerprinted(units())
+
+    def _fingerprinted(self, units: Iterable[Any]) -> Iterator[tuple[bytes | None, Any]]:
+        prefixes = self._prefixes
+        for unit in units:
+            decoder = unit[0]
+            fingerprint = decoder.fingerprint(unit[2])
+            if fingerprint is None:
+                yield None, unit
+                continue
+            prefix = prefixes.get(decoder)
+            if prefix is None:
+                prefix = prefixes[decoder] = self._prefix(decoder)
+            yield prefix + fingerprint, unit
+
+    def _prefix(self, decoder: Any) -> bytes:
+        context = marshal.dumps((decoder.context, self.mapper.fingerprint_context()), 0)
+        return hashlib.blake2b(context, digest_size=16).digest()
+
+    def record(self, unit: Any) -> Any:
+        """The record of a unit taken from :meth:`units` (or a :class:`RowError`)."""
+        decoder, number, raw = unit
+        return self.mapper.map_one(decoder.decode(raw, number), lambda: decoder.where(number))

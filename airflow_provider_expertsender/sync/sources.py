@@ -25,6 +25,12 @@ unreadable stops it (an unclosed quote that runs to the end of the file, a ``.js
 that does not parse, a truncated compressed file, a file that is not Parquet). :func:`files_rows` and
 :func:`sql_rows` return :class:`SourceRows`, which also tell where the row read last came from (for messages
 about it further down the pipeline).
+
+Readers yield *units*: a row as read, before it is decoded (a JSON line's bytes, a CSV line's cells, a query's
+tuple), with the :class:`Decoder` of its file or query and its line or row number. Iterating a
+:class:`SourceRows` decodes every unit into its row; :meth:`SourceRows.units` hands out the units themselves,
+so the incremental state can recognise a row it has seen before by its bytes and skip decoding, mapping and
+validating it (``sync/state.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ import ast
 import csv
 import gzip
 import logging
+import marshal
+import pickle
 import uuid
 import zlib
 from collections import Counter
@@ -66,43 +74,125 @@ FORMATS = {
 _GLOB_CHARS = frozenset("*?[")
 
 
-class _Where:
-    """Where the row a source yielded last came from: ``<file> line <n>``, ``<file> row <n>``..."""
+class Decoder:
+    """How the units of one file (or query) become rows, and what identifies a unit's content.
 
-    __slots__ = ("number", "source", "unit")
+    This base hands out units that are rows already (Parquet rows, the items of a JSON array, rows a reader
+    refused as :class:`~.mapping.RowError`) and has no fingerprint for them.
 
-    def __init__(self) -> None:
-        self.source = ""
-        self.unit = "line"
-        self.number = 0
+    :param source: the file's display name, or ``"the source query"``.
+    :param unit: what a number counts: ``"line"``, ``"row"``, ``"item"``.
+    """
 
-    def __str__(self) -> str:
-        return f"{self.source} {self.unit} {self.number}" if self.source else ""
+    __slots__ = ("context", "source", "unit")
+
+    def __init__(self, source: str, unit: str = "line") -> None:
+        self.source = source
+        self.unit = unit
+        #: What a unit's meaning depends on besides its own bytes (the format, the CSV header, the query's
+        #: columns); None when units have no fingerprint.
+        self.context: bytes | None = None
+
+    def decode(self, raw: Any, number: int) -> Any:
+        """The row of a unit (a dict, or a :class:`~.mapping.RowError`)."""
+        return raw
+
+    def fingerprint(self, raw: Any) -> bytes | None:
+        """Bytes that are equal for two units exactly when their rows are equal (with the same
+        :attr:`context`), or None when the unit has none."""
+        return None
+
+    def where(self, number: int) -> str:
+        """``"export.csv line 12"``: where the unit numbered ``number`` came from."""
+        return f"{self.source} {self.unit} {number}"
+
+
+class _JsonLines(Decoder):
+    """A JSON Lines file: a unit is one line's bytes."""
+
+    __slots__ = ()
+
+    def __init__(self, source: str) -> None:
+        super().__init__(source)
+        self.context = b"jsonl"
+
+    def decode(self, raw: bytes, number: int) -> Any:
+        try:
+            return loads_strict(raw)
+        except ValueError as err:
+            return RowError(f"{self.source} line {number}: not valid JSON ({json_problem(err)})")
+
+    def fingerprint(self, raw: bytes) -> bytes:
+        return raw
+
+
+class _Cells(Decoder):
+    """A CSV file after its header (a unit is one row's cells), or a query's result (a unit is one row's
+    tuple of values).
+
+    :param names: the header's column names, or the query's.
+    :param empty_is_null: an empty cell is ``None`` (CSV).
+    """
+
+    __slots__ = ("empty_is_null", "names")
+
+    def __init__(self, source: str, unit: str, names: list[str], *, empty_is_null: bool) -> None:
+        super().__init__(source, unit)
+        self.names = names
+        self.empty_is_null = empty_is_null
+        self.context = marshal.dumps((unit, empty_is_null, names), 0)
+
+    def decode(self, raw: Any, number: int) -> Any:
+        if self.empty_is_null:
+            return {key: (value if value != "" else None) for key, value in zip(self.names, raw, strict=True)}
+        return dict(zip(self.names, raw, strict=True))
+
+    def fingerprint(self, raw: Any) -> bytes | None:
+        try:
+            return marshal.dumps(raw, 0)
+        except ValueError:  # dates, decimals... of SQL rows: pickle knows them, and writes them the same way
+            try:
+                return pickle.dumps(raw, protocol=5)
+            except Exception:
+                return None
+
+
+#: A unit: ``(decoder, number, raw)``.
+Unit = tuple[Decoder, int, Any]
 
 
 class SourceRows:
     """The rows of a source, read lazily, and where the row read last came from.
 
-    :param rows: the row iterator (a generator: :meth:`close` releases its file or cursor).
-    :param where: updated by the reader before each row it yields.
+    Iterate it for rows, or take its :meth:`units` (one or the other: the source is read once).
+
+    :param units: the units of the source (a generator: :meth:`close` releases its file or cursor).
     """
 
-    def __init__(self, rows: Iterator[Any], where: _Where) -> None:
-        self._rows = rows
-        self._where = where
+    def __init__(self, units: Iterator[Unit]) -> None:
+        self._units = units
+        self._last: Unit | None = None
 
     def __iter__(self) -> SourceRows:
         return self
 
     def __next__(self) -> Any:
-        return next(self._rows)
+        unit = self._last = next(self._units)
+        decoder, number, raw = unit
+        return decoder.decode(raw, number)
+
+    def units(self) -> Iterator[Unit]:
+        """The units themselves, undecoded (see :class:`Decoder`)."""
+        return self._units
 
     def location(self) -> str:
         """``"export.csv line 12"``, ``"the source query row 7"``...: where the last row came from."""
-        return str(self._where)
+        if self._last is None:
+            return ""
+        return self._last[0].where(self._last[1])
 
     def close(self) -> None:
-        close = getattr(self._rows, "close", None)
+        close = getattr(self._units, "close", None)
         if close is not None:
             close()
 
@@ -223,7 +313,8 @@ def list_files(source_path: Any) -> list[Any]:
     return sorted(files, key=str)
 
 
-def _jsonl_rows(handle: IO[bytes], name: str, where: _Where) -> Iterator[Any]:
+def _jsonl_units(handle: IO[bytes], name: str) -> Iterator[Unit]:
+    decoder = _JsonLines(name)
     first = True
     # readline rather than iterating the handle: Airflow 2.10 wraps object-storage files in a proxy that
     # forwards method calls but not the iterator protocol.
@@ -234,19 +325,15 @@ def _jsonl_rows(handle: IO[bytes], name: str, where: _Where) -> Iterator[Any]:
             stripped = line.lstrip()
             if stripped[:1] == b"[":
                 # A JSON array rather than JSON Lines: parse the whole file (not streamed).
-                yield from _json_array_rows(line + handle.read(), name, where)
+                yield from _json_array_units(line + handle.read(), name)
                 return
             first = False
         if not line.strip():
             continue
-        where.number = number
-        try:
-            yield loads_strict(line)
-        except ValueError as err:
-            yield RowError(f"{name} line {number}: not valid JSON ({json_problem(err)})")
+        yield decoder, number, line
 
 
-def _json_array_rows(data: bytes, name: str, where: _Where) -> Iterator[Any]:
+def _json_array_units(data: bytes, name: str) -> Iterator[Unit]:
     log.warning("%s holds one JSON array, not JSON Lines: it is read whole into memory.", name)
     try:
         items = loads_strict(data)
@@ -258,10 +345,9 @@ def _json_array_rows(data: bytes, name: str, where: _Where) -> Iterator[Any]:
             "Fix the file, or write it as JSON Lines (one object per line: a bad line is then one invalid "
             "record)."
         ) from None
-    where.unit = "item"
+    decoder = Decoder(name, "item")
     for number, item in enumerate(items if isinstance(items, list) else [items], 1):
-        where.number = number
-        yield item
+        yield decoder, number, item
 
 
 class _Lines:
@@ -287,7 +373,7 @@ class _Lines:
             return raw.decode("utf-8", "replace")
 
 
-def _csv_rows(handle: IO[bytes], name: str, delimiter: str, where: _Where) -> Iterator[Any]:
+def _csv_units(handle: IO[bytes], name: str, delimiter: str) -> Iterator[Unit]:
     if csv.field_size_limit() < CSV_FIELD_LIMIT:
         csv.field_size_limit(CSV_FIELD_LIMIT)
     lines = _Lines(handle)
@@ -302,6 +388,8 @@ def _csv_rows(handle: IO[bytes], name: str, delimiter: str, where: _Where) -> It
     if lines.bad:
         raise ExpertSenderSourceError(f"{name} line 1: the header is not UTF-8 text. Save the file as UTF-8.")
     _refuse_duplicates(header, f"{name} (header)", "rename them in the file.")
+    decoder = _Cells(name, "line", header, empty_is_null=True)
+    refused = Decoder(name)
     width = len(header)
     while True:
         start = reader.line_num + 1
@@ -315,31 +403,32 @@ def _csv_rows(handle: IO[bytes], name: str, delimiter: str, where: _Where) -> It
                     f"{name} line {start}: broken CSV ({err}): a quote opened there is never closed, so the "
                     "rest of the file cannot be split into rows. Nothing after it was read."
                 ) from None
-            where.number = start
             lines.bad.clear()
-            yield RowError(f"{name} line {start}: broken CSV ({err}); check the quoting of that line")
+            error = RowError(f"{name} line {start}: broken CSV ({err}); check the quoting of that line")
+            yield refused, start, error
             continue
-        where.number = start
         if lines.bad:
             bad, lines.bad[:] = lines.bad[0], []
-            yield RowError(
+            error = RowError(
                 f"{name} line {bad}: not UTF-8 text (shown with replacement characters); save the file as "
                 "UTF-8",
                 dict(zip(header, row, strict=False)),
             )
+            yield refused, start, error
             continue
         if len(row) != width:
             if not row:
                 continue
-            yield RowError(
+            error = RowError(
                 f"{name} line {start}: {len(row)} fields, the header has {width}",
                 dict(zip(header, row, strict=False)),
             )
+            yield refused, start, error
             continue
-        yield {key: (value if value != "" else None) for key, value in zip(header, row, strict=True)}
+        yield decoder, start, row
 
 
-def _parquet_rows(handle: IO[bytes], name: str, where: _Where) -> Iterator[Any]:
+def _parquet_units(handle: IO[bytes], name: str) -> Iterator[Unit]:
     try:
         import pyarrow.parquet as pq
         from pyarrow import ArrowException
@@ -347,7 +436,7 @@ def _parquet_rows(handle: IO[bytes], name: str, where: _Where) -> Iterator[Any]:
         raise ExpertSenderConfigError(
             "Reading Parquet needs pyarrow: pip install 'airflow-provider-expertsender[parquet]'."
         ) from err
-    where.unit = "row"
+    decoder = Decoder(name, "row")
     try:
         parquet = pq.ParquetFile(handle)
         _refuse_duplicates(parquet.schema_arrow.names, f"{name} (Parquet schema)", "rename them in the file.")
@@ -360,8 +449,7 @@ def _parquet_rows(handle: IO[bytes], name: str, where: _Where) -> Iterator[Any]:
                 rows = list(_parquet_rows_one_by_one(batch, name, number))
             for row in rows:
                 number += 1
-                where.number = number
-                yield row
+                yield decoder, number, row
     except ArrowException as err:
         raise ExpertSenderSourceError(
             f"{name}: not a readable Parquet file ({type(err).__name__}). Nothing after that point was read."
@@ -377,24 +465,23 @@ def _parquet_rows_one_by_one(batch: Any, name: str, before: int) -> Iterator[Any
             yield RowError(f"{name} row {before + offset + 1}: a value cannot be read ({type(err).__name__})")
 
 
-def file_rows(path: Any, where: _Where | None = None) -> Iterator[Any]:
-    """The rows of one file (see the module docstring for the formats).
+def file_rows(path: Any) -> SourceRows:
+    """The rows of one file (see the module docstring for the formats)."""
+    return SourceRows(_file_units(path))
 
-    :param where: updated with the file and line of each row yielded.
-    """
+
+def _file_units(path: Any) -> Iterator[Unit]:
     fmt, compressed = _format_of(path.name)
     name = display(path)
-    where = where or _Where()
-    where.source, where.unit, where.number = name, "line", 0
     try:
         with path.open("rb") as raw:
             handle: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw  # type: ignore[assignment]
             if fmt == "jsonl":
-                yield from _jsonl_rows(handle, name, where)
+                yield from _jsonl_units(handle, name)
             elif fmt == "parquet":
-                yield from _parquet_rows(handle, name, where)
+                yield from _parquet_units(handle, name)
             else:
-                yield from _csv_rows(handle, name, "\t" if fmt == "tsv" else ",", where)
+                yield from _csv_units(handle, name, "\t" if fmt == "tsv" else ",")
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise ExpertSenderSourceError(
             f"{name}: the compressed file is truncated or corrupt ({type(err).__name__}). Nothing after the "
@@ -404,11 +491,10 @@ def file_rows(path: Any, where: _Where | None = None) -> Iterator[Any]:
 
 def files_rows(source_path: Any, logger: Any = None) -> SourceRows:
     """The rows of every file of ``source_path`` (:func:`list_files`), file after file."""
-    where = _Where()
-    return SourceRows(_files_rows(source_path, logger or log, where), where)
+    return SourceRows(_files_units(source_path, logger or log))
 
 
-def _files_rows(source_path: Any, out: Any, where: _Where) -> Iterator[Any]:
+def _files_units(source_path: Any, out: Any) -> Iterator[Unit]:
     files = list_files(source_path)
     if not files:
         out.warning(
@@ -418,7 +504,7 @@ def _files_rows(source_path: Any, out: Any, where: _Where) -> Iterator[Any]:
         out.info("Reading %d files from %s.", len(files), display(source_path))
     for path in files:
         out.info("Reading %s.", display(path))
-        yield from file_rows(path, where)
+        yield from _file_units(path)
 
 
 # ----------------------------------------------------------------------------------------------------- SQL
@@ -461,12 +547,10 @@ def sql_rows(sql: str, sql_conn_id: str, logger: Any = None) -> SourceRows:
     :raises ExpertSenderConfigError: the connection's hook is not a SQL (DB-API) hook.
     :raises ExpertSenderSourceError: the query returns two columns of one name.
     """
-    where = _Where()
-    where.source, where.unit = "the source query", "row"
-    return SourceRows(_sql_rows(sql, sql_conn_id, logger or log, where), where)
+    return SourceRows(_sql_units(sql, sql_conn_id, logger or log))
 
 
-def _sql_rows(sql: str, sql_conn_id: str, out: Any, where: _Where) -> Iterator[dict[str, Any]]:
+def _sql_units(sql: str, sql_conn_id: str, out: Any) -> Iterator[Unit]:
     from airflow_provider_expertsender import _compat
 
     db_hook = _compat.BaseHook.get_connection(sql_conn_id).get_hook()
@@ -498,12 +582,12 @@ def _sql_rows(sql: str, sql_conn_id: str, out: Any, where: _Where) -> Iterator[d
                 "The source query's result",
                 "give each selected column its own name (SELECT a.email AS email, b.email AS b_email ...).",
             )
+            decoder = _Cells("the source query", "row", names, empty_is_null=False)
             number = 0
             while rows:
                 for row in rows:
                     number += 1
-                    where.number = number
-                    yield dict(zip(names, row, strict=True))
+                    yield decoder, number, row
                 rows = cursor.fetchmany(FETCH_SIZE)
     finally:
         try:

@@ -15,16 +15,22 @@ Correctness rules, and where each is enforced:
   committed with ``synchronous=FULL``): if the process dies while the request is in flight, those records are
   ``new`` next run and sent again, even if their data went back to what the state held;
 * every commit is a SQLite transaction, so a run that dies midway leaves exactly what was confirmed;
-* a key that occurs twice in one input is compared with its previous occurrence, so the last row still wins.
+* a key that occurs twice in one input is compared with its previous occurrence, so the last row still wins;
+* the input cache answers only for rows whose record the state holds as confirmed.
 
-Scale: the state is a SQLite table of two 64-bit integers per key; the run's keys go to a temporary table on
-disk (for ``missing_from_input``), and records are looked up 1,024 at a time, so memory does not grow with the
-input. A second table caches the hash of each *input record as mapped* (before validation) with the key and
-payload hash it produced: a record whose exact input was seen before and whose payload hash is still the
-confirmed one is ``unchanged`` without being validated again. The cache is only a shortcut: an entry counts
-only while the state still holds the same payload hash for its key, and it is keyed by the provider's version,
+Scale: the state is a SQLite table of two 64-bit integers per key, and records are looked up 1,024 at a
+time, so memory does not grow with the input. A second table, the *input cache*, maps the hash of each input
+row *as read* (a JSON line's bytes, a CSV line's cells, a query's values, with its file's columns and the
+mapping's rules; or, for inputs that cannot be taken so, the record as mapped) to the key hash and payload
+hash it produced. A row found there is ``unchanged`` without being decoded, mapped or validated: one lookup.
+The cache holds only entries whose payload hash is the one confirmed for their key (kept so whenever the
+confirmed records change, see :meth:`StateStore.merge`), and its hashes are keyed by the provider's version,
 the resource and the key name, so new validation rules never reuse old results. Without a settings catalog
 only (``validate_against_settings`` makes the payload depend on the business unit's settings).
+
+The run's own bookkeeping lives in a scratch database on local disk: the keys it carried, appended and
+indexed once at the end (for ``missing_from_input``), and the keys it sent with their payload hashes (a key
+that occurs again later in the input is compared with what was sent).
 
 Keys and payloads are never stored: hashes are 64-bit keyed BLAKE2b digests with a random salt per state
 file (see ``docs/personal-data.md``). Where the file lives, and who may use it at a time, is
@@ -50,18 +56,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_expertsender.exceptions import ExpertSenderStateError
-from airflow_provider_expertsender.sync.ledger import Ledger
+from airflow_provider_expertsender.sync.ledger import Selector, as_record
 
 #: The resources a state can describe: upserts, whose records are worth skipping when the API has them as they
 #: are (custom events, status changes and deletes are actions, not states).
 STATE_RESOURCES = ("customers", "orders")
 #: The state file's format; a file written with a higher number is refused (written by a newer provider).
-FORMAT_VERSION = 1
+#: 2: every input-cache entry matches its key's confirmed payload hash (format 1 checked that at each lookup);
+#: a format 1 file is upgraded when opened for writing.
+FORMAT_VERSION = 2
 #: SQLite ``application_id`` of a state file ("ESST"), so another SQLite database is not taken for one.
 APPLICATION_ID = 0x45535354
 _INT64 = struct.Struct("<q").unpack
 #: Records looked up together (one query each for the input cache and the state).
 CHUNK = 1024
+#: The name of a run's scratch folder in the temporary directory: this prefix, the process id, a random part.
+_SCRATCH_PREFIX = "expertsender-run-"
 
 # Lists of the payloads whose items are unique by a field and whose order carries no meaning (the models
 # reject duplicate attribute names and consent ids): sorted before hashing, so a column order does not matter.
@@ -142,6 +152,8 @@ class Digests:
         self._base = hashlib.blake2b(digest_size=8, key=salt)
         self._raw_base = self._base.copy()
         self._raw_base.update(context.encode())
+        self._unit_base = hashlib.blake2b(digest_size=8, key=salt, person=b"unit")
+        self._unit_base.update(context.encode())
 
     @staticmethod
     def _int(hasher: Any, data: bytes) -> int:
@@ -165,6 +177,12 @@ class Digests:
             data = json.dumps(value, sort_keys=True, default=str).encode()
         return self._int(self._base.copy(), data)
 
+    def unit(self, fingerprint: bytes) -> int:
+        """The input-cache hash of a row as read, from its fingerprint (``MappedRows.units``)."""
+        hasher = self._unit_base.copy()
+        hasher.update(fingerprint)
+        return int(_INT64(hasher.digest())[0])
+
     def raw(self, record: Any) -> int | None:
         """The hash of an input record as mapped (before validation), for the input cache; ``None`` when the
         record cannot be hashed reproducibly (the record is then validated, as without the cache)."""
@@ -181,9 +199,10 @@ class Digests:
 # ------------------------------------------------------------------------------------------------ the store
 
 
-def _ints(values: Iterable[int]) -> str:
-    """A JSON array of integers: one bound parameter for ``json_each`` instead of one per value."""
-    return "[" + ",".join(map(str, values)) + "]"
+def _ints(values: Iterable[int | None]) -> str:
+    """A JSON array of integers (``null`` for None): one bound parameter for ``json_each`` instead of one
+    per value."""
+    return "[" + ",".join(map(str, values)).replace("None", "null") + "]"
 
 
 def _check_sqlite(db: sqlite3.Connection) -> None:
@@ -256,14 +275,18 @@ class StateStore:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA cache_size = -16384")  # 16 MB of pages
-        # This run's keys, with the payload hash of their last occurrence: a scratch database of its own on
-        # local disk, without a journal (it dies with the run).
-        self._scratch = tempfile.mkdtemp(prefix="expertsender-run-")
+        # This run's bookkeeping: a scratch database of its own on local disk, without a journal (it dies with
+        # the run; the folder of a run whose process was killed is removed by the next one on this machine).
+        _remove_dead_scratch()
+        self._scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-")
         db.execute("ATTACH DATABASE ? AS run", (os.path.join(self._scratch, "seen.sqlite"),))
         db.execute("PRAGMA run.journal_mode = OFF")
         db.execute("PRAGMA run.synchronous = OFF")
         db.execute("PRAGMA run.cache_size = -16384")
-        db.execute("CREATE TABLE run.seen (k INTEGER PRIMARY KEY, h INTEGER NOT NULL)")
+        # keys: every valid record's key (appended; indexed once, for missing_from_input); sent: the keys this
+        # run sent, with their payload hash; inputs: new input-cache entries (merged when confirmed).
+        db.execute("CREATE TABLE run.keys (k INTEGER NOT NULL)")
+        db.execute("CREATE TABLE run.sent (k INTEGER PRIMARY KEY, h INTEGER NOT NULL)")
         db.execute("CREATE TABLE run.inputs (r INTEGER NOT NULL, k INTEGER NOT NULL, h INTEGER NOT NULL)")
         if not tables:
             db.execute("BEGIN IMMEDIATE")
@@ -288,6 +311,13 @@ class StateStore:
                 "holds for one resource and key: use another state_path for this task, or full_refresh=True "
                 "to rebuild this state (every record is sent once)."
             )
+        if not tables:
+            version = FORMAT_VERSION
+        elif version < FORMAT_VERSION and not self.read_only:
+            self._upgrade(version)
+            version = FORMAT_VERSION
+        #: The format the open file follows (older than FORMAT_VERSION only when read-only).
+        self.version = version
         if not self.read_only:
             self._merge()  # what a run that ended abruptly journaled
         if rebuild and not self.read_only:
@@ -298,6 +328,33 @@ class StateStore:
             db.execute("COMMIT")
             self.meta.update(identity)
 
+    def _upgrade(self, version: int) -> None:
+        """Bring a file of an older format up to :data:`FORMAT_VERSION` (one transaction)."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        if version < 2:  # format 1 kept input-cache entries whose key's payload had changed since
+            db.execute(
+                "DELETE FROM inputs WHERE NOT EXISTS "
+                "(SELECT 1 FROM confirmed AS c WHERE c.k = inputs.k AND c.h = inputs.h)"
+            )
+        db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+        self._write_meta({"format": str(FORMAT_VERSION), "upgraded": _now()})
+        db.execute("COMMIT")
+
+    def use_cache(self, context: str) -> None:
+        """Forget the input cache when it was built in another context (another provider version): its
+        entries could never match again."""
+        digest = hashlib.blake2b(context.encode(), digest_size=8).hexdigest()
+        if self.read_only or self.meta.get("cache") == digest:
+            return
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            if "cache" in self.meta:
+                self.db.execute("DELETE FROM inputs")
+            self._write_meta({"cache": digest})
+            self.db.execute("COMMIT")
+        self.meta["cache"] = digest
+
     def _write_meta(self, values: Mapping[str, str]) -> None:
         self.db.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", sorted(values.items()))
 
@@ -307,41 +364,49 @@ class StateStore:
 
     # ------------------------------------------------------------------------------------------- lookups
 
-    def cached(self, raws: Sequence[int]) -> list[tuple[int, int, int, int | None]]:
-        """Input-cache hits among ``raws``: ``(index in raws, key hash, payload hash, hash seen earlier in
-        this run or None)``, only where the state still holds that payload hash for that key."""
+    def cached(self, raws: Sequence[int | None]) -> list[tuple[int, int, int, int | None]]:
+        """Input-cache hits among ``raws`` (None: no hash): ``(index in raws, key hash, payload hash, payload
+        hash this run sent for the key or None)``. The cache holds only entries whose payload hash is the
+        confirmed one for their key, so a hit is a record the state holds as it is."""
         with self.lock:
             return self.db.execute(
                 "SELECT j.key, i.k, i.h, s.h FROM json_each(?) AS j "
                 "JOIN inputs AS i ON i.r = j.value "
-                "JOIN confirmed AS c ON c.k = i.k AND c.h = i.h "
-                "LEFT JOIN run.seen AS s ON s.k = i.k",
+                "LEFT JOIN run.sent AS s ON s.k = i.k",
                 (_ints(raws),),
             ).fetchall()
 
     def lookup(
         self, keys: Sequence[int], *, ignore_confirmed: bool = False
     ) -> list[tuple[int, int | None, int | None]]:
-        """For each of ``keys``: ``(index, confirmed payload hash or None, hash seen earlier in this run or
-        None)``; ``ignore_confirmed``: as if the state were empty (a full refresh)."""
+        """For each of ``keys``: ``(index, confirmed payload hash or None, payload hash this run sent for it
+        or None)``; ``ignore_confirmed``: as if the state were empty (a full refresh)."""
         confirmed = "NULL" if ignore_confirmed else "c.h"
         join = "" if ignore_confirmed else "LEFT JOIN confirmed AS c ON c.k = j.value "
         with self.lock:
             return self.db.execute(
                 f"SELECT j.key, {confirmed}, s.h FROM json_each(?) AS j {join}"
-                "LEFT JOIN run.seen AS s ON s.k = j.value",
+                "LEFT JOIN run.sent AS s ON s.k = j.value",
                 (_ints(keys),),
             ).fetchall()
 
     # -------------------------------------------------------------------------------------------- writes
 
-    def see(self, pairs: Iterable[tuple[int, int]], inputs: Sequence[tuple[int, int, int]]) -> None:
-        """Record this run's ``(key hash, payload hash)`` pairs (the last one per key wins) and remember
-        ``(input hash, key hash, payload hash)`` cache entries."""
+    def note(
+        self,
+        keys: Sequence[int],
+        sent: Iterable[tuple[int, int]],
+        inputs: Sequence[tuple[int, int, int]],
+    ) -> None:
+        """Record what this run read and decided: the key hashes of its valid records, the ``(key hash,
+        payload hash)`` pairs it is sending (the last one per key wins), and new ``(input hash, key hash,
+        payload hash)`` cache entries (kept once the state confirms them)."""
         db = self.db
         with self.lock:
             db.execute("BEGIN")
-            db.executemany("INSERT OR REPLACE INTO run.seen (k, h) VALUES (?, ?)", pairs)
+            if keys:
+                db.execute("INSERT INTO run.keys (k) SELECT value FROM json_each(?)", (_ints(keys),))
+            db.executemany("INSERT OR REPLACE INTO run.sent (k, h) VALUES (?, ?)", sent)
             if inputs and not self.read_only:
                 db.executemany("INSERT INTO run.inputs (r, k, h) VALUES (?, ?, ?)", inputs)
             db.execute("COMMIT")
@@ -378,18 +443,21 @@ class StateStore:
             return int(self.db.execute("SELECT count(*) FROM confirmed").fetchone()[0])
 
     def missing_from_input(self) -> int:
-        """Confirmed keys that no valid record of this run carried."""
+        """Confirmed keys that no valid record of this run carried (indexes the run's keys first: once, at the
+        end, costs less than keeping them sorted while they come)."""
         with self.lock:
+            self.db.execute("CREATE INDEX IF NOT EXISTS run.keys_k ON keys (k)")
             return int(
                 self.db.execute(
                     "SELECT count(*) FROM confirmed "
-                    "WHERE NOT EXISTS (SELECT 1 FROM run.seen AS s WHERE s.k = confirmed.k)"
+                    "WHERE NOT EXISTS (SELECT 1 FROM run.keys AS s WHERE s.k = confirmed.k)"
                 ).fetchone()[0]
             )
 
     def merge(self) -> None:
-        """Apply the journal to the confirmed records (the last entry of a key wins), and the run's input
-        cache entries to the cache; both sorted by key, so each page of the tables is written once."""
+        """Apply the journal to the confirmed records (the last entry of a key wins), drop the input-cache
+        entries of the keys whose confirmed payload changed or left, and add the run's new cache entries whose
+        payload is now confirmed; sorted by key, so each page of the tables is written once."""
         if self.read_only:
             return
         with self.lock:
@@ -398,30 +466,32 @@ class StateStore:
     def _merge(self) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
+        if db.execute("SELECT EXISTS (SELECT 1 FROM journal)").fetchone()[0]:
+            db.execute(
+                "INSERT OR REPLACE INTO confirmed (k, h) "
+                f"SELECT k, h FROM ({_LATEST}) WHERE h IS NOT NULL ORDER BY k"
+            )
+            db.execute(f"DELETE FROM confirmed WHERE k IN (SELECT k FROM ({_LATEST}) WHERE h IS NULL)")
+            db.execute(
+                "DELETE FROM inputs WHERE k IN (SELECT k FROM journal) AND NOT EXISTS "
+                "(SELECT 1 FROM confirmed AS c WHERE c.k = inputs.k AND c.h = inputs.h)"
+            )
+            db.execute("DELETE FROM journal")
         db.execute(
-            "INSERT OR REPLACE INTO confirmed (k, h) "
-            f"SELECT k, h FROM ({_LATEST}) WHERE h IS NOT NULL ORDER BY k"
+            "INSERT OR REPLACE INTO inputs (r, k, h) SELECT r, k, h FROM run.inputs AS n WHERE EXISTS "
+            "(SELECT 1 FROM confirmed AS c WHERE c.k = n.k AND c.h = n.h) ORDER BY r"
         )
-        db.execute(f"DELETE FROM confirmed WHERE k IN (SELECT k FROM ({_LATEST}) WHERE h IS NULL)")
-        db.execute("DELETE FROM journal")
-        db.execute("INSERT OR REPLACE INTO inputs (r, k, h) SELECT r, k, h FROM run.inputs ORDER BY r")
         db.execute("DELETE FROM run.inputs")
         db.execute("COMMIT")
 
-    def close(self, *, complete: bool) -> None:
-        """Merge the journal, drop stale cache entries (after a complete run), record the run and close the
-        file (the WAL is merged into it)."""
+    def close(self) -> None:
+        """Merge the journal, record the run and close the file (the WAL is merged into it)."""
         db = self.db
         try:
             if not self.read_only:
                 with self.lock:
                     self._merge()
                     db.execute("BEGIN")
-                    if complete:
-                        db.execute(
-                            "DELETE FROM inputs WHERE NOT EXISTS (SELECT 1 FROM confirmed AS c "
-                            "WHERE c.k = inputs.k AND c.h = inputs.h)"
-                        )
                     self._write_meta({"updated": _now()})
                     db.execute("COMMIT")
         finally:
@@ -430,18 +500,33 @@ class StateStore:
                 shutil.rmtree(self._scratch, ignore_errors=True)
 
 
+def _remove_dead_scratch() -> None:
+    """Remove the scratch folders of runs whose process is gone (killed before it could clean up)."""
+    root = tempfile.gettempdir()
+    try:
+        names = [name for name in os.listdir(root) if name.startswith(_SCRATCH_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(_SCRATCH_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except OSError:  # alive, under another user
+            continue
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 # ----------------------------------------------------------------------------------- the engine's interface
 
-#: A record's validation by the engine: ``(position, record) -> payload``, or ``None`` when it is invalid
-#: (the engine has reported it).
-Validate = Callable[[int, Any], "dict[str, Any] | None"]
 
-
-class IncrementalSync(Ledger):
+class IncrementalSync(Selector):
     """The diff of one run against a :class:`StateStore`, and the confirmations of its records.
 
     A ledger of the write engine (:mod:`~airflow_provider_expertsender.sync.ledger`) that also selects: the
@@ -468,7 +553,10 @@ class IncrementalSync(Ledger):
         self.store = store
         self.key_of = key_of
         self.digests = Digests(store.salt, context or "")
-        self.use_cache = context is not None
+        # A read-only run on a format 1 file cannot trust its cache (the upgrade that makes it so writes).
+        self.use_cache = context is not None and store.version >= 2
+        if self.use_cache and context is not None:
+            store.use_cache(context)
         self.full_refresh = full_refresh
         self.new = 0
         self.changed = 0
@@ -479,42 +567,70 @@ class IncrementalSync(Ledger):
         self._closed = False
 
     def select(
-        self, stream: Iterable[tuple[int, Any]], validate: Validate
+        self,
+        stream: Iterable[tuple[int, bytes | None, Any]],
+        validate: Callable[[int, Any], dict[str, Any] | None],
+        materialize: Callable[[Any], Any] = as_record,
     ) -> Iterator[tuple[int, Any, dict[str, Any]]]:
-        """The ``(position, record, payload)`` of the records of ``stream`` to send, in input order.
-
-        :param stream: ``(position, record)`` pairs, as read and mapped.
-        :param validate: the engine's validation (see :data:`Validate`).
-        """
-        chunk: list[tuple[int, Any]] = []
+        """The ``(position, record, payload)`` of the records of ``stream`` to send, in input order (see
+        :meth:`Selector.select <airflow_provider_expertsender.sync.ledger.Selector.select>`)."""
+        chunk: list[tuple[int, bytes | None, Any]] = []
         for item in stream:
             chunk.append(item)
             if len(chunk) >= CHUNK:
-                yield from self._chunk(chunk, validate)
+                yield from self._chunk(chunk, validate, materialize)
                 chunk = []
         if chunk:
-            yield from self._chunk(chunk, validate)
+            yield from self._chunk(chunk, validate, materialize)
+
+    def _input_hashes(
+        self,
+        chunk: list[tuple[int, bytes | None, Any]],
+        records: list[Any],
+        materialize: Callable[[Any], Any],
+    ) -> list[int | None]:
+        """The input-cache hash of each item: of its fingerprint, else of its record (then kept in
+        ``records``), None when it has neither."""
+        digests = self.digests
+        fingerprints = [fingerprint for _, fingerprint, _ in chunk]
+        if None not in fingerprints:
+            return [digests.unit(fingerprint) for fingerprint in fingerprints]  # type: ignore[arg-type]
+        raws: list[int | None] = []
+        for index, (_, fingerprint, item) in enumerate(chunk):
+            if fingerprint is not None:
+                raws.append(digests.unit(fingerprint))
+            else:
+                record = records[index] = materialize(item)
+                raws.append(digests.raw(record))
+        return raws
 
     def _chunk(
-        self, chunk: list[tuple[int, Any]], validate: Validate
+        self,
+        chunk: list[tuple[int, bytes | None, Any]],
+        validate: Callable[[int, Any], dict[str, Any] | None],
+        materialize: Callable[[Any], Any],
     ) -> Iterator[tuple[int, Any, dict[str, Any]]]:
         digests = self.digests
         store = self.store
-        # 1. input-cache hits: records whose exact input was seen with the payload hash still confirmed
-        hits: dict[int, tuple[int, int, int | None]] = {}
+        size = len(chunk)
+        records: list[Any] = [None] * size  # the records materialized so far
+        # 1. input-cache hits: rows whose exact input produced the payload hash the state holds for their key
+        hits: list[tuple[int, int, int, int | None] | None] = [None] * size
         raws: list[int | None] = []
         if self.use_cache:
-            raws = [digests.raw(record) for _, record in chunk]
-        if raws and not self.full_refresh:
-            present = [i for i, raw in enumerate(raws) if raw is not None]
-            cached = store.cached([raw for raw in raws if raw is not None])
-            hits = {present[j]: (k, h, s) for j, k, h, s in cached}
+            raws = self._input_hashes(chunk, records, materialize)
+            if not self.full_refresh:
+                for found_row in store.cached(raws):
+                    hits[found_row[0]] = found_row
         # 2. validate the others and hash their key and payload
         payloads: dict[int, dict[str, Any]] = {}
         keyed: dict[int, tuple[int, int]] = {}
-        for index, (position, record) in enumerate(chunk):
-            if index in hits:
+        for index, (position, _, item) in enumerate(chunk):
+            if hits[index] is not None:
                 continue
+            record = records[index]
+            if record is None:
+                record = records[index] = materialize(item)
             payload = validate(position, record)
             if payload is not None:
                 payloads[index] = payload
@@ -523,32 +639,41 @@ class IncrementalSync(Ledger):
         found: dict[int, tuple[int | None, int | None]] = {}
         if order:
             rows = store.lookup([keyed[i][0] for i in order], ignore_confirmed=self.full_refresh)
-            found = {order[j]: (confirmed, seen) for j, confirmed, seen in rows}
-        # 3. decide in input order: compare with this run's previous occurrence of the key, else the state
+            found = {order[j]: (confirmed, before) for j, confirmed, before in rows}
+        # 3. decide in input order: compare with this run's previous occurrence of the key (what was sent, or
+        # in this chunk what was read), else with the state
         latest: dict[int, int] = {}  # key hash -> payload hash of its last occurrence in this chunk
+        sent: dict[int, int] = {}  # key hash -> payload hash sent (the last per key)
+        keys: list[int] = []  # the key of every valid record
         cache: list[tuple[int, int, int]] = []
-        for index, (position, record) in enumerate(chunk):
-            hit = hits.get(index)
+        for index in range(size):
+            hit = hits[index]
             if hit is not None:
-                key, digest, seen = hit
-                reference = latest.get(key, seen if seen is not None else digest)
+                _, key, digest, before = hit
+                keys.append(key)
+                reference = latest.get(key, before if before is not None else digest)
+                latest[key] = digest
                 if reference == digest:
                     self.unchanged += 1
-                    latest[key] = digest
                     continue
                 # the key was sent with other data earlier in this run: this row must be sent too
+                position, _, item = chunk[index]
+                record = records[index]
+                if record is None:
+                    record = materialize(item)
                 payload = validate(position, record)
                 if payload is None:
                     continue
                 self.changed += 1
-                latest[key] = digest
+                sent[key] = digest
                 yield position, record, payload
                 continue
             if index not in keyed:
                 continue  # invalid
             key, digest = keyed[index]
-            confirmed, seen = found.get(index, (None, None))
-            previous = latest.get(key, seen if seen is not None else confirmed)
+            keys.append(key)
+            confirmed, before = found.get(index, (None, None))
+            previous = latest.get(key, before if before is not None else confirmed)
             latest[key] = digest
             raw = raws[index] if raws else None
             if raw is not None:
@@ -560,8 +685,9 @@ class IncrementalSync(Ledger):
                 continue
             else:
                 self.changed += 1
-            yield position, record, payloads[index]
-        store.see(latest.items(), cache)
+            sent[key] = digest
+            yield chunk[index][0], records[index], payloads[index]
+        store.note(keys, sent.items(), cache)
 
     def sending(self, payloads: Sequence[Mapping[str, Any]]) -> None:
         """Called before ``payloads`` are sent: their keys leave the state until the API confirms them."""
@@ -610,7 +736,7 @@ class IncrementalSync(Ledger):
         try:
             self.figures = self.summary()
         finally:
-            self.store.close(complete=complete)
+            self.store.close()
         if self.store.path != ":memory:" and os.path.exists(self.store.path):
             self.size_bytes = os.path.getsize(self.store.path)
 

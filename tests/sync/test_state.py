@@ -59,7 +59,8 @@ class Run:
         return customer_payload(record, match_by="Email", index=position)
 
     def select(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [payload for _, _, payload in self.sync.select(enumerate(records), self.validate)]
+        stream = ((position, None, record) for position, record in enumerate(records))
+        return [payload for _, _, payload in self.sync.select(stream, self.validate)]
 
     def send(
         self, records: list[dict[str, Any]], *, refused: frozenset[str] = frozenset()
@@ -168,7 +169,9 @@ def test_the_hash_functions_are_part_of_the_format() -> None:
         marshal.dumps({"email": "a@example.com", "customAttributes": [{"name": "a"}, {"name": "b"}]}, 0)
     )
     assert digests.raw({"email": "a"}) == reference(b"ctx" + marshal.dumps({"email": "a"}, 0))
-    assert FORMAT_VERSION == 1
+    unit = hashlib.blake2b(b"ctx" + b"line", digest_size=8, key=b"s" * 16, person=b"unit").digest()
+    assert digests.unit(b"line") == int.from_bytes(unit, "little", signed=True)
+    assert FORMAT_VERSION == 2
 
 
 def test_hashes_depend_on_the_salt_and_are_64_bit() -> None:
