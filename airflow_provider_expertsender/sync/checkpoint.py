@@ -269,7 +269,7 @@ class Checkpoint(Ledger):
             return IN_DOUBT
         return SEND
 
-    def sending(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+    def sending(self, payloads: Sequence[Mapping[str, Any]], positions: Sequence[int] = ()) -> None:
         if not self.intents:
             return
         lines = [f"s {digest(p)}\n" for p in payloads]
@@ -284,7 +284,9 @@ class Checkpoint(Ledger):
             if self._written < ticket:
                 self._flush()
 
-    def confirmed(self, keys: Sequence[Any], payloads: Sequence[Mapping[str, Any]]) -> None:
+    def confirmed(
+        self, keys: Sequence[Any], payloads: Sequence[Mapping[str, Any]], positions: Sequence[int] = ()
+    ) -> None:
         lines = [f"c {digest(p)}\n" for p in payloads]
         with self._lock:
             self._buffer.extend(lines)

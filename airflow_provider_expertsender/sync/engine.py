@@ -420,10 +420,13 @@ class _Engine:
 
     # ----------------------------------------------------------------------------- sending (sender threads)
 
-    def _send(self, payloads: Any) -> Any:
-        """One request (a list of payloads, or one payload), within the shared budget."""
+    def _send(self, payloads: Any, positions: list[int]) -> Any:
+        """One request (a list of payloads, or one payload), within the shared budget.
+
+        :param positions: the records' positions in the input (for the ledgers).
+        """
         for ledger in self.ledgers:
-            ledger.sending(payloads if isinstance(payloads, list) else [payloads])
+            ledger.sending(payloads if isinstance(payloads, list) else [payloads], positions)
         with self.budget.slot():
             return self.resource.send(self.hook, payloads, self.context)
 
@@ -443,7 +446,7 @@ class _Engine:
         """A per-record resource: one request for the batch's only record."""
         outcome.requests += 1
         try:
-            result = self._send(batch.payloads[0])
+            result = self._send(batch.payloads[0], batch.positions[:1])
         except ExpertSenderError as exc:
             if _maybe_applied(exc) and not self.may_repeat:
                 outcome.in_doubt.append((0, exc.message))
@@ -463,7 +466,7 @@ class _Engine:
         outcome.requests += 1
         payloads = [batch.payloads[i] for i in offsets]
         try:
-            result = self._send(payloads)
+            result = self._send(payloads, [batch.positions[i] for i in offsets])
         except ExpertSenderError as exc:
             if not _is_batch_refusal(exc):
                 raise
@@ -715,8 +718,9 @@ class _Engine:
             payloads = [batch.payloads[o] for o in landed]
             if self._key is not None:
                 keys = [self._key(p) for p in payloads]
+            positions = [batch.positions[o] for o in landed]
             for ledger in self.ledgers:
-                ledger.confirmed(keys, payloads)
+                ledger.confirmed(keys, payloads, positions)
 
     def _systematic(self) -> bool:
         """Stop early: the first batches were refused whole and the rejection limit is exceeded already."""

@@ -44,11 +44,19 @@ class Ledger:
         """
         return SEND
 
-    def sending(self, payloads: Sequence[Mapping[str, Any]]) -> None:
-        """These records are about to be sent (a sender thread; must be thread-safe)."""
+    def sending(self, payloads: Sequence[Mapping[str, Any]], positions: Sequence[int] = ()) -> None:
+        """These records are about to be sent (a sender thread; must be thread-safe).
 
-    def confirmed(self, keys: Sequence[Any], payloads: Sequence[Mapping[str, Any]]) -> None:
-        """The API confirmed these records (coordinating thread)."""
+        :param positions: their positions in the input, in the same order (the engine always gives them).
+        """
+
+    def confirmed(
+        self, keys: Sequence[Any], payloads: Sequence[Mapping[str, Any]], positions: Sequence[int] = ()
+    ) -> None:
+        """The API confirmed these records (coordinating thread).
+
+        :param positions: their positions in the input, in the same order (the engine always gives them).
+        """
 
     def close(self, *, complete: bool) -> None:
         """The write ended; ``complete``: every record of the input was read and had its outcome."""

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import marshal
 import os
@@ -92,19 +93,20 @@ _SCHEMA = (
     "CREATE TABLE journal (seq INTEGER PRIMARY KEY, k INTEGER NOT NULL, h INTEGER)",
 )
 # The last journal entry of each key.
-_LATEST = (
-    "SELECT k, h FROM (SELECT k, h, row_number() OVER (PARTITION BY k ORDER BY seq DESC) AS n "
-    "FROM journal) WHERE n = 1"
-)
+_LATEST = "SELECT k, h FROM journal WHERE seq IN (SELECT max(seq) FROM journal GROUP BY k)"
 
 
 # ------------------------------------------------------------------------------------------ canonical form
 
 
 def _sorted_items(items: Any, field: str) -> Any:
-    if type(items) is list and len(items) > 1:
-        return sorted(items, key=lambda item: str(item.get(field)) if isinstance(item, Mapping) else "")
-    return items
+    """``items`` sorted by ``field``: the same list when it already is, else a new one."""
+    if type(items) is not list or len(items) < 2:
+        return items
+    names = [str(item.get(field)) if isinstance(item, Mapping) else "" for item in items]
+    if all(a <= b for a, b in itertools.pairwise(names)):
+        return items
+    return [items[i] for i in sorted(range(len(items)), key=names.__getitem__)]
 
 
 def canonical(payload: Mapping[str, Any]) -> Any:
@@ -206,12 +208,12 @@ def _ints(values: Iterable[int | None]) -> str:
 
 
 def _check_sqlite(db: sqlite3.Connection) -> None:
-    """The state needs SQLite's JSON functions and window functions (SQLite 3.25 with JSON1, 2018)."""
+    """The state needs SQLite's JSON functions (JSON1: built in since SQLite 3.38, an option before)."""
     try:
-        db.execute("SELECT value, row_number() OVER () FROM json_each('[1]')").fetchall()
+        db.execute("SELECT value FROM json_each('[1]')").fetchall()
     except sqlite3.OperationalError as err:
         raise ExpertSenderStateError(
-            f"The incremental sync state needs SQLite 3.25 or newer with its JSON functions; this Python "
+            f"The incremental sync state needs SQLite with its JSON functions (JSON1); this Python "
             f"uses SQLite {sqlite3.sqlite_version} ({err}). Run the task on a worker whose Python has a "
             "newer SQLite, or leave state_path unset."
         ) from None
@@ -284,9 +286,11 @@ class StateStore:
         db.execute("PRAGMA run.synchronous = OFF")
         db.execute("PRAGMA run.cache_size = -16384")
         # keys: every valid record's key (appended; indexed once, for missing_from_input); sent: the keys this
-        # run sent, with their payload hash; inputs: new input-cache entries (merged when confirmed).
+        # run sent, with their payload hash; pending: the same by input position (what sending and
+        # confirmations journal, hashed once); inputs: new input-cache entries (merged when confirmed).
         db.execute("CREATE TABLE run.keys (k INTEGER NOT NULL)")
         db.execute("CREATE TABLE run.sent (k INTEGER PRIMARY KEY, h INTEGER NOT NULL)")
+        db.execute("CREATE TABLE run.pending (p INTEGER PRIMARY KEY, k INTEGER NOT NULL, h INTEGER NOT NULL)")
         db.execute("CREATE TABLE run.inputs (r INTEGER NOT NULL, k INTEGER NOT NULL, h INTEGER NOT NULL)")
         if not tables:
             db.execute("BEGIN IMMEDIATE")
@@ -395,44 +399,59 @@ class StateStore:
     def note(
         self,
         keys: Sequence[int],
-        sent: Iterable[tuple[int, int]],
+        sending: Sequence[tuple[int, int, int]],
         inputs: Sequence[tuple[int, int, int]],
     ) -> None:
-        """Record what this run read and decided: the key hashes of its valid records, the ``(key hash,
-        payload hash)`` pairs it is sending (the last one per key wins), and new ``(input hash, key hash,
-        payload hash)`` cache entries (kept once the state confirms them)."""
+        """Record what this run read and decided: the key hashes of its valid records, the ``(position, key
+        hash, payload hash)`` of the records it is about to send (for a key sent twice, the last one is what
+        later occurrences are compared with), and new ``(input hash, key hash, payload hash)`` cache entries
+        (kept once the state confirms them)."""
         db = self.db
         with self.lock:
             db.execute("BEGIN")
             if keys:
                 db.execute("INSERT INTO run.keys (k) SELECT value FROM json_each(?)", (_ints(keys),))
-            db.executemany("INSERT OR REPLACE INTO run.sent (k, h) VALUES (?, ?)", sent)
+            if sending:
+                db.executemany("INSERT INTO run.pending (p, k, h) VALUES (?, ?, ?)", sending)
+                db.executemany(
+                    "INSERT OR REPLACE INTO run.sent (k, h) VALUES (?, ?)", [(k, h) for _, k, h in sending]
+                )
             if inputs and not self.read_only:
                 db.executemany("INSERT INTO run.inputs (r, k, h) VALUES (?, ?, ?)", inputs)
             db.execute("COMMIT")
 
-    def forget(self, keys: Sequence[int]) -> None:
-        """Remove ``keys`` from the confirmed records, durably (before their records are sent)."""
-        if self.read_only or not keys:
+    def forget(self, positions: Sequence[int]) -> None:
+        """Remove the keys of the records at ``positions`` (noted as sending) from the confirmed records,
+        durably: called before their request leaves."""
+        if self.read_only or not positions:
             return
         db = self.db
         with self.lock:
             db.execute("PRAGMA synchronous = FULL")
             try:
                 db.execute("BEGIN")
-                db.executemany("INSERT INTO journal (k, h) VALUES (?, NULL)", [(k,) for k in keys])
+                db.execute(
+                    "INSERT INTO journal (k, h) SELECT k, NULL FROM run.pending "
+                    "WHERE p IN (SELECT value FROM json_each(?)) ORDER BY p",
+                    (_ints(positions),),
+                )
                 db.execute("COMMIT")
             finally:
                 db.execute("PRAGMA synchronous = NORMAL")
 
-    def confirm(self, pairs: Sequence[tuple[int, int]]) -> None:
-        """Mark ``(key hash, payload hash)`` pairs as confirmed by the API (one transaction)."""
-        if self.read_only or not pairs:
+    def confirm(self, positions: Sequence[int]) -> None:
+        """Mark the records at ``positions`` (noted as sending) as confirmed by the API: their keys with
+        their payload hashes (one transaction; for a key twice, the later position wins)."""
+        if self.read_only or not positions:
             return
         db = self.db
         with self.lock:
             db.execute("BEGIN")
-            db.executemany("INSERT INTO journal (k, h) VALUES (?, ?)", pairs)
+            db.execute(
+                "INSERT INTO journal (k, h) SELECT k, h FROM run.pending "
+                "WHERE p IN (SELECT value FROM json_each(?)) ORDER BY p",
+                (_ints(positions),),
+            )
             db.execute("COMMIT")
 
     # ------------------------------------------------------------------------------------------- figures
@@ -467,11 +486,13 @@ class StateStore:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         if db.execute("SELECT EXISTS (SELECT 1 FROM journal)").fetchone()[0]:
+            db.execute(f"CREATE TEMP TABLE latest AS {_LATEST}")
             db.execute(
-                "INSERT OR REPLACE INTO confirmed (k, h) "
-                f"SELECT k, h FROM ({_LATEST}) WHERE h IS NOT NULL ORDER BY k"
+                "INSERT OR REPLACE INTO confirmed (k, h) SELECT k, h FROM temp.latest WHERE h IS NOT NULL "
+                "ORDER BY k"
             )
-            db.execute(f"DELETE FROM confirmed WHERE k IN (SELECT k FROM ({_LATEST}) WHERE h IS NULL)")
+            db.execute("DELETE FROM confirmed WHERE k IN (SELECT k FROM temp.latest WHERE h IS NULL)")
+            db.execute("DROP TABLE temp.latest")
             db.execute(
                 "DELETE FROM inputs WHERE k IN (SELECT k FROM journal) AND NOT EXISTS "
                 "(SELECT 1 FROM confirmed AS c WHERE c.k = inputs.k AND c.h = inputs.h)"
@@ -643,8 +664,9 @@ class IncrementalSync(Selector):
         # 3. decide in input order: compare with this run's previous occurrence of the key (what was sent, or
         # in this chunk what was read), else with the state
         latest: dict[int, int] = {}  # key hash -> payload hash of its last occurrence in this chunk
-        sent: dict[int, int] = {}  # key hash -> payload hash sent (the last per key)
         keys: list[int] = []  # the key of every valid record
+        out: list[tuple[int, Any, dict[str, Any]]] = []  # what to send
+        sending: list[tuple[int, int, int]] = []  # (position, key hash, payload hash) of what to send
         cache: list[tuple[int, int, int]] = []
         for index in range(size):
             hit = hits[index]
@@ -665,8 +687,8 @@ class IncrementalSync(Selector):
                 if payload is None:
                     continue
                 self.changed += 1
-                sent[key] = digest
-                yield position, record, payload
+                out.append((position, record, payload))
+                sending.append((position, key, digest))
                 continue
             if index not in keyed:
                 continue  # invalid
@@ -685,32 +707,34 @@ class IncrementalSync(Selector):
                 continue
             else:
                 self.changed += 1
-            sent[key] = digest
-            yield chunk[index][0], records[index], payloads[index]
-        store.note(keys, sent.items(), cache)
+            position = chunk[index][0]
+            out.append((position, records[index], payloads[index]))
+            sending.append((position, key, digest))
+        # noted before any of them is yielded: the engine may send a batch while this generator waits at a
+        # yield, and sending() finds the records by position
+        store.note(keys, sending, cache)
+        yield from out
 
-    def sending(self, payloads: Sequence[Mapping[str, Any]]) -> None:
-        """Called before ``payloads`` are sent: their keys leave the state until the API confirms them."""
-        digests = self.digests
-        self.store.forget([digests.key(self.key_of(p)) for p in payloads])
+    def sending(self, payloads: Sequence[Mapping[str, Any]], positions: Sequence[int] = ()) -> None:
+        """Called before ``payloads`` are sent: their keys leave the state until the API confirms them.
+
+        :param positions: the records' positions, as :meth:`select` yielded them.
+        """
+        self.store.forget(positions)
 
     def admit(self, key: Any, payload: Mapping[str, Any]) -> str | None:
         """Every record :meth:`select` let through is to be sent."""
         return None
 
-    def confirmed(self, keys: Sequence[Any], payloads: Sequence[Mapping[str, Any]]) -> None:
-        """Called with the records the API accepted: their keys enter the state with their payload hashes.
+    def confirmed(
+        self, keys: Sequence[Any], payloads: Sequence[Mapping[str, Any]], positions: Sequence[int] = ()
+    ) -> None:
+        """Called with the records the API accepted: their keys enter the state with their payload hashes
+        (computed when :meth:`select` let them through).
 
-        :param keys: the records' keys (as ``key_of`` gives them).
-        :param payloads: their payloads, in the same order.
+        :param positions: the records' positions, as :meth:`select` yielded them.
         """
-        digests = self.digests
-        self.store.confirm(
-            [
-                (digests.key(key), digests.payload(payload))
-                for key, payload in zip(keys, payloads, strict=True)
-            ]
-        )
+        self.store.confirm(positions)
 
     def summary(self) -> dict[str, Any]:
         """``new``, ``changed``, ``unchanged``, ``missing_from_input`` and ``state_keys`` (after merging the

@@ -59,17 +59,28 @@ class Run:
         return customer_payload(record, match_by="Email", index=position)
 
     def select(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The payloads to send (their positions in :attr:`positions`)."""
         stream = ((position, None, record) for position, record in enumerate(records))
-        return [payload for _, _, payload in self.sync.select(stream, self.validate)]
+        selected = list(self.sync.select(stream, self.validate))
+        self.positions = [position for position, _, _ in selected]
+        self.selected = [payload for _, _, payload in selected]
+        return self.selected
+
+    def sending(self, payloads: list[dict[str, Any]]) -> None:
+        self.sync.sending(payloads, self.positions)
+
+    def confirmed(self, payloads: list[dict[str, Any]]) -> None:
+        """Confirm these of the payloads selected last."""
+        positions = dict(zip(map(id, self.selected), self.positions, strict=True))
+        self.sync.confirmed([key_of(p) for p in payloads], payloads, [positions[id(p)] for p in payloads])
 
     def send(
         self, records: list[dict[str, Any]], *, refused: frozenset[str] = frozenset()
     ) -> list[dict[str, Any]]:
         """Select, "send" and confirm what the API would accept (all but ``refused`` e-mails)."""
         payloads = self.select(records)
-        self.sync.sending(payloads)
-        accepted = [p for p in payloads if p["email"] not in refused]
-        self.sync.confirmed([key_of(p) for p in accepted], accepted)
+        self.sending(payloads)
+        self.confirmed([p for p in payloads if p["email"] not in refused])
         return payloads
 
     def finish(self) -> dict[str, Any]:
@@ -256,7 +267,7 @@ def test_a_record_sent_but_never_confirmed_is_sent_again_even_when_reverted(tmp_
     run(path, records)
     r = Run(path)
     payloads = r.select([customer(0, last_name="New"), *records[1:]])
-    r.sync.sending(payloads)  # the request goes out ... and the run dies before the response
+    r.sending(payloads)  # the request goes out ... and the run dies before the response
     r.sync.close(complete=False)
     sent, summary = run(path, records)  # the data went back to what the state held
     assert [p["email"] for p in sent] == ["user0@example.com"]
@@ -269,8 +280,8 @@ def test_confirmations_of_a_run_that_never_closed_are_kept(tmp_path: Path) -> No
     run(path, [customer(0), customer(1)])
     r = Run(path)
     payloads = r.select([customer(0, last_name="B"), customer(1, last_name="B"), customer(2)])
-    r.sync.sending(payloads)
-    r.sync.confirmed([key_of(p) for p in payloads[1:]], payloads[1:])  # user0's request never answered
+    r.sending(payloads)
+    r.confirmed(payloads[1:])  # user0's request never answered
     # no close(): the process is gone
     sent, summary = run(path, [customer(0, last_name="B"), customer(1, last_name="B"), customer(2)])
     assert [p["email"] for p in sent] == ["user0@example.com"]
@@ -416,7 +427,7 @@ def test_an_sqlite_without_json_functions_is_named() -> None:
         def execute(self, sql: str) -> Any:
             raise sqlite3.OperationalError("no such table: json_each")
 
-    with pytest.raises(ExpertSenderStateError, match=r"needs SQLite 3.25 or newer.*no such table: json_each"):
+    with pytest.raises(ExpertSenderStateError, match=r"needs SQLite with its JSON functions.*no such table: json_each"):
         _check_sqlite(OldSqlite())  # type: ignore[arg-type]
 
 
@@ -568,3 +579,18 @@ def test_dry_runs_write_no_lock_object_and_upload_nothing(tmp_path: Path) -> Non
         r.send([customer(0)])
         r.finish()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_record_leaves_the_state_as_soon_as_it_is_yielded(tmp_path: Path) -> None:
+    """With on_invalid="skip" the engine sends a batch while the selection is suspended at its yield: the
+    key must be found (and forgotten, durably) by its position at that moment."""
+    path = tmp_path / "state.sqlite"
+    run(path, [customer(0)])
+    r = Run(path)
+    selection = r.sync.select(iter([(0, None, customer(0, last_name="B"))]), r.validate)
+    position, _, payload = next(selection)  # suspended here, as the engine sends
+    r.sync.sending([payload], [position])
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM journal WHERE h IS NULL").fetchone()[0] == 1
+    assert list(selection) == []
+    r.finish()

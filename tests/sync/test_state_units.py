@@ -264,7 +264,8 @@ def _format_1_state(path: Path) -> None:
     from airflow_provider_expertsender.sync.state import StateStore
 
     store = StateStore(str(path), identity={"resource": "customers", "key": "Email", "target": "t"})
-    store.confirm([(1, 10), (2, 20)])
+    store.note([1, 2], [(0, 1, 10), (1, 2, 20)], [])
+    store.confirm([0, 1])
     store.merge()
     with store.lock:
         store.db.execute("INSERT INTO inputs (r, k, h) VALUES (100, 1, 10), (200, 2, 99)")
@@ -317,8 +318,8 @@ def test_the_cache_of_another_provider_version_is_dropped(tmp_path):
     def entries(context: str) -> int:
         runs[0] += 1
         sync = open_sync(str(path), identity=identity, key_of=lambda p: p["email"], cache_context=context)
-        sync.store.confirm([(1, 10)])
-        sync.store.note([1], [], [(100 + runs[0], 1, 10)])
+        sync.store.note([1], [(0, 1, 10)], [(100 + runs[0], 1, 10)])
+        sync.store.confirm([0])
         sync.close(complete=True)
         with sqlite3.connect(path) as db:
             return int(db.execute("SELECT count(*) FROM inputs").fetchone()[0])
