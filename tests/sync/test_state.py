@@ -594,3 +594,12 @@ def test_a_record_leaves_the_state_as_soon_as_it_is_yielded(tmp_path: Path) -> N
         assert db.execute("SELECT count(*) FROM journal WHERE h IS NULL").fetchone()[0] == 1
     assert list(selection) == []
     r.finish()
+
+
+def test_a_key_twice_in_one_request_is_confirmed_with_its_last_data(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    run(path, [customer(0, last_name="A")])
+    sent, _ = run(path, [customer(0, last_name="B"), customer(0, last_name="C")])  # one request, in order
+    assert [p["lastName"] for p in sent] == ["B", "C"]
+    sent, summary = run(path, [customer(0, last_name="C")])
+    assert (sent, summary["unchanged"]) == ([], 1)
