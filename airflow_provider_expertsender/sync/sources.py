@@ -84,7 +84,7 @@ class Decoder:
     :param unit: what a number counts: ``"line"``, ``"row"``, ``"item"``.
     """
 
-    __slots__ = ("context", "source", "unit")
+    __slots__ = ("context", "source", "unit", "verbatim")
 
     def __init__(self, source: str, unit: str = "line") -> None:
         self.source = source
@@ -92,6 +92,8 @@ class Decoder:
         #: What a unit's meaning depends on besides its own bytes (the format, the CSV header, the query's
         #: columns); None when units have no fingerprint.
         self.context: bytes | None = None
+        #: A unit is its own fingerprint (bytes): :meth:`fingerprint` returns it as it is.
+        self.verbatim = False
 
     def decode(self, raw: Any, number: int) -> Any:
         """The row of a unit (a dict, or a :class:`~.mapping.RowError`)."""
@@ -115,6 +117,7 @@ class _JsonLines(Decoder):
     def __init__(self, source: str) -> None:
         super().__init__(source)
         self.context = b"jsonl"
+        self.verbatim = True
 
     def decode(self, raw: bytes, number: int) -> Any:
         try:

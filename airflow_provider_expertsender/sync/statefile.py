@@ -13,16 +13,19 @@
   never see a partial file. Object stores have no locks, so two guards stand in for one:
 
   - a lock object ``<uri>.lock`` written when the run starts and deleted when it ends; a run that finds
-    another run's lock object fails at once, naming it. A lock left by an earlier try of the *same* task
-    instance (a worker that was killed) is taken over with a warning; any other stale lock must be deleted by
-    hand, as the message says;
+    another run's lock object fails at once, naming it. Where the backend can create an object only if it
+    does not exist (local files; S3 and GCS through recent ``s3fs`` / ``gcsfs``, as a conditional write),
+    two runs starting at the same instant cannot both take it. A lock left by an earlier try of the *same*
+    task instance (a worker that was killed) is taken over with a warning; any other stale lock must be
+    deleted by hand, as the message says;
   - a version check before the upload: when the state object changed since it was downloaded (another run
     slipped in between the lock check and the lock write), the upload is abandoned and the task fails. The
     other run's state stays; this run's confirmations are lost, so its records are sent again next run.
 
   Between that check and the upload there is a window of milliseconds in which a concurrent upload could
-  still be overwritten (plain object-storage writes have no compare-and-swap); its effect is that the
-  overwritten run's records are sent again. A worker killed outright (SIGKILL, a lost node) uploads nothing:
+  still be overwritten (the upload is not conditional), and on a backend without exclusive create two runs
+  starting within the same instant can both miss each other's lock object; the effect is that one run's
+  records are sent again. A worker killed outright (SIGKILL, a lost node) uploads nothing:
   the previous state stays, and that run's records are sent again.
 """
 
@@ -127,28 +130,52 @@ def _copy(source: IO[bytes], target: IO[bytes]) -> None:
     shutil.copyfileobj(source, target, _COPY_BUFFER)
 
 
+def _read_holder(lock: Any) -> Any:
+    try:
+        return json.loads(lock.read_text())
+    except (ValueError, FileNotFoundError):
+        return None
+
+
+def _create_exclusively(lock: Any, text: str) -> bool:
+    """Write the lock object only if it does not exist: False when it does. Backends with exclusive create
+    (local files, S3 and GCS through recent s3fs / gcsfs: a conditional write) decide it atomically; on the
+    others the object is simply written (the caller checked just before that it did not exist)."""
+    try:
+        with lock.open("xb") as handle:
+            handle.write(text.encode())
+    except FileExistsError:
+        return False
+    except (NotImplementedError, ValueError, TypeError):  # no exclusive create on this backend
+        lock.write_text(text)
+    return True
+
+
+def _take_lock(lock: Any, location: str, owner: str, log: Any) -> None:
+    """Hold ``<location>.lock`` for ``owner``, or fail naming the run that holds it."""
+    text = json.dumps(_holder(owner))
+    if not lock.exists() and _create_exclusively(lock, text):
+        return
+    holder = _read_holder(lock)
+    if not isinstance(holder, dict) or holder.get("owner") != owner:
+        raise ExpertSenderStateError(
+            f"The sync state {location} is in use by {_describe(holder)} (lock object {location}.lock). "
+            f"{_SHARED_ADVICE} If that run is over (its worker was killed), delete the lock object."
+        )
+    log.warning(
+        "Taking over the lock of the sync state %s left by an earlier try of this task (%s).",
+        location,
+        _describe(holder),
+    )
+    lock.write_text(text)
+
+
 @contextlib.contextmanager
 def _remote(location: str, owner: str, write: bool, log: Any) -> Iterator[str]:
     remote = as_path(location)
     lock = as_path(f"{location}.lock")
     if write:
-        if lock.exists():
-            try:
-                holder = json.loads(lock.read_text())
-            except ValueError:
-                holder = None
-            if not isinstance(holder, dict) or holder.get("owner") != owner:
-                raise ExpertSenderStateError(
-                    f"The sync state {location} is in use by {_describe(holder)} (lock object "
-                    f"{location}.lock). "
-                    f"{_SHARED_ADVICE} If that run is over (its worker was killed), delete the lock object."
-                )
-            log.warning(
-                "Taking over the lock of the sync state %s left by an earlier try of this task (%s).",
-                location,
-                _describe(holder),
-            )
-        lock.write_text(json.dumps(_holder(owner)))
+        _take_lock(lock, location, owner, log)
     workdir = tempfile.mkdtemp(prefix="expertsender-state-")
     local = os.path.join(workdir, "state.sqlite")
     failed = False

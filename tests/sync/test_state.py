@@ -427,7 +427,7 @@ def test_an_sqlite_without_json_functions_is_named() -> None:
         def execute(self, sql: str) -> Any:
             raise sqlite3.OperationalError("no such table: json_each")
 
-    with pytest.raises(ExpertSenderStateError, match=r"needs SQLite with its JSON functions.*no such table: json_each"):
+    with pytest.raises(ExpertSenderStateError, match=r"needs SQLite with its JSON.*no such table: json_each"):
         _check_sqlite(OldSqlite())  # type: ignore[arg-type]
 
 
@@ -603,3 +603,28 @@ def test_a_key_twice_in_one_request_is_confirmed_with_its_last_data(tmp_path: Pa
     assert [p["lastName"] for p in sent] == ["B", "C"]
     sent, summary = run(path, [customer(0, last_name="C")])
     assert (sent, summary["unchanged"]) == ([], 1)
+
+
+def test_object_storage_lock_taken_between_check_and_write_is_not_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs start at the same instant: both see no lock object. Where the backend creates objects
+    exclusively (here file://, like S3 and GCS conditional writes), the second one fails instead of
+    overwriting the first one's lock."""
+    from airflow_provider_expertsender.sync import statefile
+
+    uri = f"file://{tmp_path}/state.sqlite"
+    lock = tmp_path / "state.sqlite.lock"
+    original = statefile._create_exclusively
+
+    def other_run_first(path: Any, text: str) -> bool:
+        lock.write_text(json.dumps({"owner": "dag/task/other/0", "host": "w2", "pid": 9, "since": "T"}))
+        return original(path, text)
+
+    monkeypatch.setattr(statefile, "_create_exclusively", other_run_first)
+    with (
+        pytest.raises(ExpertSenderStateError, match=r"in use by dag/task/other/0 \(host w2"),
+        state_file(uri, owner="dag/task/mine/0", log=log),
+    ):
+        pass
+    assert json.loads(lock.read_text())["owner"] == "dag/task/other/0"
