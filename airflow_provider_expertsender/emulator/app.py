@@ -806,4 +806,5 @@ def dispatch(unit: BusinessUnit, request: Request, switches: Switches, now: floa
                 headers={"Allow": ", ".join(sorted(set(allowed)))},
             )
         return problem(404, "ResourceNotFound", "No such API resource.", request.path)
+    unit.hidden_reads = switches.hidden_reads
     return route.handler(Call(request, unit, switches, now, params))

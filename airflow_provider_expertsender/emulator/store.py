@@ -56,22 +56,28 @@ def identity_key(field: str, value: str) -> str:
 
 
 class _Versioned:
-    """A record whose most recent writes may not be visible to GETs yet."""
+    """A record whose most recent writes may not be visible to GETs yet: a write becomes visible once its
+    time has come and it has been missed by its number of hidden reads."""
 
     __slots__ = ("_pending", "_visible", "latest")
 
     def __init__(self) -> None:
         self.latest: dict[str, Any] | None = None
         self._visible: dict[str, Any] | None = None
-        self._pending: deque[tuple[float, dict[str, Any] | None]] = deque()
+        # [visible_at, reads still to miss, value]
+        self._pending: deque[list[Any]] = deque()
 
-    def write(self, value: dict[str, Any] | None, visible_at: float) -> None:
+    def write(self, value: dict[str, Any] | None, visible_at: float, hidden_reads: int = 0) -> None:
         self.latest = value
-        self._pending.append((visible_at, value))
+        self._pending.append([visible_at, hidden_reads, value])
 
     def read(self, now: float) -> dict[str, Any] | None:
         while self._pending and self._pending[0][0] <= now:
-            self._visible = self._pending.popleft()[1]
+            head = self._pending[0]
+            if head[1] > 0:
+                head[1] -= 1
+                break
+            self._visible = self._pending.popleft()[2]
         return self._visible
 
 
@@ -85,6 +91,8 @@ class BusinessUnit:
     def __init__(self, seeds: Seeds) -> None:
         self.lock = threading.RLock()
         self._seeds = seeds
+        #: Reads a new write stays invisible to (the ``hidden_reads`` switch, set for each call).
+        self.hidden_reads = 0
         self._bucket_tokens = 0.0
         self._bucket_time: float | None = None
         self._init()
@@ -237,7 +245,7 @@ class BusinessUnit:
             if data.get(field) is not None:
                 # Last write wins when two customers claim the same identifier.
                 index[identity_key(field, data[field])] = customer_id
-        self._customers[customer_id].write(data, visible_at)
+        self._customers[customer_id].write(data, visible_at, self.hidden_reads)
         return customer_id
 
     def remove_customer(self, customer_id: int, visible_at: float) -> None:
@@ -246,7 +254,7 @@ class BusinessUnit:
         for field, index in self._index.items():
             if old.get(field) is not None and index.get(identity_key(field, old[field])) == customer_id:
                 del index[identity_key(field, old[field])]
-        self._customers[customer_id].write(None, visible_at)
+        self._customers[customer_id].write(None, visible_at, self.hidden_reads)
 
     def customer_by_hash(self, algorithm: str, digest: str) -> int | None:
         digest = digest.lower()
@@ -286,7 +294,7 @@ class BusinessUnit:
         if key not in self._orders:
             self._orders[key] = _Versioned()
             self._orders_by_id.setdefault(key[1], []).append(key)
-        self._orders[key].write(data, visible_at)
+        self._orders[key].write(data, visible_at, self.hidden_reads)
 
     def add_event(self, event: dict[str, Any]) -> None:
         self._events.append(event)

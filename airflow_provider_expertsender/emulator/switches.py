@@ -168,6 +168,12 @@ class Switches:
         "Writes become visible to GETs only after this many seconds (the platform processes asynchronously).",
         "delay between a 201 and the data being readable",
     )
+    hidden_reads: int = _switch(
+        0,
+        "Writes stay invisible to this many GETs of the record first (with visibility_delay_s, both must "
+        "pass): asynchronous processing made deterministic, for a test whose first read must miss.",
+        "delay between a 201 and the data being readable",
+    )
     # -- hostile answers: what a misbehaving server or proxy sends (docs/reliability.md) --------------------
     trickle_body_s: float = _switch(
         0.0, "Process requests, then send the body one byte every this many seconds (a hostile server)."
@@ -461,6 +467,7 @@ _VALIDATORS: dict[str, Any] = {
     "empty_200": _flag,
     "truncated_body": _flag,
     "visibility_delay_s": _non_negative,
+    "hidden_reads": _non_negative_int,
     "trickle_body_s": _non_negative,
     "trickle_headers": _flag,
     "bloated_body_mb": _non_negative,

@@ -353,3 +353,13 @@ def test_every_switch_is_documented():
         page = handle.read()
     missing = [d["name"] for d in docs if f"`{d['name']}`" not in page]
     assert not missing, f"switches missing from docs/emulator.md: {missing}"
+
+
+def test_hidden_reads_make_the_first_reads_miss(api, emulator):
+    emulator.switches.hidden_reads = 2
+    api.customers({"email": "late@example.com", "firstName": "A"})
+    assert api.get("/customers/email/late%40example.com").status_code == 404
+    assert api.get("/customers/email/late%40example.com").status_code == 404
+    assert api.get("/customers/email/late%40example.com").json()["data"]["firstName"] == "A"
+    api.customers({"email": "late@example.com", "firstName": "B"})  # an update is hidden the same way
+    assert api.get("/customers/email/late%40example.com").json()["data"]["firstName"] == "A"

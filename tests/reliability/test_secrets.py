@@ -119,9 +119,9 @@ def test_a_full_dag_leaks_the_key_nowhere(
     key = emulator.api_key
     secret_part = key.rsplit("-", 1)[-1]
     dead = tmp_path / "dead.jsonl"
-    # The sensor's first poke misses, so it defers: the delay outlasts the start of the next task, which takes
-    # seconds on Airflow 3.0 when four test lines share two cores.
-    emulator.switches.visibility_delay_s = 6.0
+    # The sensor's first poke misses, so it defers, however long the next task takes to start (a time-based
+    # delay was outlasted on Airflow 3.0 when four test lines and a deployment shared two cores).
+    emulator.switches.hidden_reads = 1
     emulator.switches.forbidden_resources = ("orderattributes",)  # the last task fails with a 403
     source = DAG_SOURCE.replace("__DEAD__", str(dead))
     for i, name in enumerate(SECRET_NAMES):
