@@ -130,7 +130,7 @@ def test_a_deferred_sensors_trigger_event_carries_no_personal_data(
     emulator: Any, make_hook: Callable[..., Any], kind: str
 ) -> None:
     hook = make_hook()
-    emulator.switches.visibility_delay_s = 0.3  # the first look misses: the sensor defers
+    emulator.switches.hidden_reads = 1  # the first look misses (however late it comes): the sensor defers
     hook.register_orders([order(1)]) if kind == "order" else hook.upsert_customers([api_customer(1)])
     run = run_sensor(_deferred_sensor(kind, hook.expertsender_conn_id))
     assert run.deferrals, "the sensor never deferred: the test proves nothing"
