@@ -19,8 +19,10 @@ UV_VERSION=${UV_VERSION:-0.13.9}
 
 # The Python of each CI line's venv (scripts/test.sh; bench.sh and emulator.sh share af3), first choice first:
 # the newest Airflow 3.3 supports, 3.11 for 3.0, the 2.10.5 image's default, the oldest for the floors. On a
-# machine without the first choice the next installed one is used (the line's header says which).
-declare -A LINE_PYTHON=([af3]="3.13 3.12 3.11" [af30]="3.11 3.12 3.10" [af2]="3.12 3.11 3.10" [floor]="3.10 3.11")
+# machine without the first choice the next installed one is used (the line's header says which). e2e-af2 is
+# `make e2e`'s Airflow 2.10.5 deployment: the image's Python, as af2.
+declare -A LINE_PYTHON=([af3]="3.13 3.12 3.11" [af30]="3.11 3.12 3.10" [af2]="3.12 3.11 3.10" [floor]="3.10 3.11"
+  [e2e-af2]="3.12 3.11 3.10")
 TOOLS_REQUIREMENTS="uv==$UV_VERSION build==1.3.0 twine==6.2.0"
 
 # The interpreter of the given version ("3.12"): on PATH, else in pyenv's versions folder.
