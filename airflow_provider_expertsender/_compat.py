@@ -276,3 +276,31 @@ def register_asset_alias(name: str) -> None:
                 session.add(DatasetAliasModel(name=name))
     except IntegrityError:  # another task created it in the meantime
         pass
+
+
+def register_asset(uri: str) -> None:
+    """Make sure the Asset (Dataset) ``uri`` exists in the metadata DB before a task attaches an event for it.
+
+    Airflow 2.10 creates the Dataset of an alias event at the end of the task, in the task's own transaction,
+    when no DAG declares it: two tasks landing records of one resource at the same time (any two DAGs writing
+    customers) both find no row, both insert it, and the second task fails on the unique URI after its
+    records were sent (found by ``make e2e`` on a 2.10 Celery deployment with PostgreSQL). Created here, in a
+    committed transaction of its own, Airflow finds the row and only records the event. Airflow 3 creates it
+    race-free.
+    """
+    if _name("AIRFLOW_V_3_0_PLUS"):
+        return
+    from airflow.datasets.manager import dataset_manager
+    from airflow.models.dataset import DatasetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with create_session() as session:
+            found = session.scalar(select(DatasetModel.id).where(DatasetModel.uri == uri).limit(1))
+            if found is None:
+                models = [DatasetModel(uri=uri)]
+                dataset_manager.create_datasets(dataset_models=models, session=session)  # noqa: AIR301
+    except IntegrityError:  # another task created it in the meantime
+        pass

@@ -52,6 +52,18 @@ def is_given(value: Any) -> bool:
     return value is not None
 
 
+#: Identifier arguments stored under another attribute name. ``email`` names the customer, but an operator's
+#: ``email`` attribute is BaseOperator's: the addresses Airflow sends failure and retry alerts to, exported to
+#: the task's environment as ``AIRFLOW_CTX_DAG_EMAIL`` (which Airflow 2.10 writes into every task log). The
+#: operators keep the argument's name and store the customer's address as ``customer_email``.
+IDENTIFIER_ATTRIBUTES = {"email": "customer_email"}
+
+
+def identifier_attribute(name: str) -> str:
+    """The operator attribute that holds the identifier argument ``name`` (and is its template field)."""
+    return IDENTIFIER_ATTRIBUTES.get(name, name)
+
+
 def one_identifier(candidates: Mapping[str, Any], *, what: str) -> tuple[str, Any]:
     """Return the ``(name, value)`` of the only identifier given among ``candidates``.
 

@@ -151,16 +151,20 @@ def emit_asset_event(context: Any, resource: str, conn_id: str, summary: Mapping
     outlet_events = context.get("outlet_events") if hasattr(context, "get") else None
     if outlet_events is None:
         return False
-    from airflow_provider_expertsender._compat import register_asset_alias
+    from airflow_provider_expertsender._compat import register_asset, register_asset_alias
 
     alias = asset_alias(resource)
+    asset = expertsender_asset(resource, conn_id)
     try:
         register_asset_alias(alias.name)
+        register_asset(asset.uri)
     except Exception:  # the write has landed: never fail the task for its announcement
         log.warning(
-            "Could not register the asset alias %s; the asset event may be lost.", alias.name, exc_info=True
+            "Could not register the asset alias %s or its asset; the asset event may be lost.",
+            alias.name,
+            exc_info=True,
         )
-    outlet_events[alias].add(expertsender_asset(resource, conn_id), extra=event_extra(summary))
+    outlet_events[alias].add(asset, extra=event_extra(summary))
     return True
 
 

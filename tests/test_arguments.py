@@ -31,3 +31,44 @@ def test_a_bool_is_never_an_identifier():
         one_identifier({"email": True, "phone": None}, what="x")
     with pytest.raises(ExpertSenderConfigError, match="order_id must be a string or a number"):
         require("order_id", False, what="x")
+
+
+def _airflow_context_vars(task):
+    """What Airflow exports to a task's environment (AIRFLOW_CTX_*; 2.10 logs it in every task log)."""
+    try:
+        from airflow.sdk.execution_time.context import context_to_airflow_vars
+    except ImportError:  # Airflow 2.10
+        from airflow.utils.operator_helpers import context_to_airflow_vars
+    return context_to_airflow_vars({"task": task}, in_env_var_format=True)
+
+
+def _customer_email_operators():
+    from airflow_provider_expertsender.operators.customers import ExpertSenderGetCustomerOperator
+    from airflow_provider_expertsender.operators.events import ExpertSenderSendCustomEventOperator
+    from airflow_provider_expertsender.sensors.customers import ExpertSenderCustomerSensor
+
+    return [
+        ExpertSenderGetCustomerOperator(task_id="get", email="grace@example.com"),
+        ExpertSenderSendCustomEventOperator(task_id="event", custom_event_id=12, email="grace@example.com"),
+        ExpertSenderCustomerSensor(task_id="wait", email="grace@example.com"),
+    ]
+
+
+def test_the_customers_email_is_never_the_tasks_alert_address():
+    """``email=`` names the customer; an operator's ``email`` attribute is where Airflow sends failure and
+    retry alerts, and Airflow 2.10 logs it in every task log (``AIRFLOW_CTX_DAG_EMAIL='grace@...'``: found by
+    ``make e2e`` on a 2.10 Celery deployment, where the served logs are scanned for customer addresses)."""
+    for op in _customer_email_operators():
+        assert not op.email, type(op).__name__
+        assert "grace@example.com" not in _airflow_context_vars(op).values(), type(op).__name__
+        assert op._identifiers()["email"] == "grace@example.com"
+        assert "customer_email" in op.template_fields
+        assert "email" not in op.template_fields
+
+
+def test_the_alert_addresses_a_dag_gives_stay_the_tasks():
+    from airflow_provider_expertsender.operators.customers import ExpertSenderGetCustomerOperator
+
+    op = ExpertSenderGetCustomerOperator(task_id="get", crm_id="C-1815")
+    op.email = ["ops@example.org"]  # BaseOperator's attribute, as a DAG author sets it after construction
+    assert op._identifiers() == {"customer_id": None, "email": None, "phone": None, "crm_id": "C-1815"}

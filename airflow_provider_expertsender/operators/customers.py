@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_expertsender.arguments import check_identifiers_early, one_identifier
+from airflow_provider_expertsender.arguments import (
+    check_identifiers_early,
+    identifier_attribute,
+    one_identifier,
+)
 from airflow_provider_expertsender.endpoints import CUSTOMER_LOOKUPS
 from airflow_provider_expertsender.exceptions import ExpertSenderNotFoundError
 from airflow_provider_expertsender.operators._base import ExpertSenderBaseOperator
@@ -60,7 +64,10 @@ class ExpertSenderGetCustomerOperator(ExpertSenderBaseOperator):
     :param expertsender_conn_id: connection of the business unit (templated).
     """
 
-    template_fields: tuple[str, ...] = (*CUSTOMER_IDENTIFIERS, "expertsender_conn_id")
+    template_fields: tuple[str, ...] = (
+        *map(identifier_attribute, CUSTOMER_IDENTIFIERS),
+        "expertsender_conn_id",
+    )
 
     def __init__(
         self,
@@ -74,14 +81,14 @@ class ExpertSenderGetCustomerOperator(ExpertSenderBaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.customer_id = customer_id
-        self.email = email
+        self.customer_email = email  # not self.email: Airflow's alert addresses
         self.phone = phone
         self.crm_id = crm_id
         self.missing_ok = missing_ok
         check_identifiers_early(self._identifiers(), what=type(self).__name__)
 
     def _identifiers(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in CUSTOMER_IDENTIFIERS}
+        return {name: getattr(self, identifier_attribute(name)) for name in CUSTOMER_IDENTIFIERS}
 
     def execute(self, context: Context) -> dict[str, Any] | None:
         kind, value = one_identifier(self._identifiers(), what=type(self).__name__)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_expertsender.arguments import (
     check_identifiers_early,
+    identifier_attribute,
     is_dynamic,
     is_given,
     one_identifier,
@@ -60,7 +61,7 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
 
     template_fields: tuple[str, ...] = (
         "custom_event_id",
-        *EVENT_IDENTIFIERS,
+        *map(identifier_attribute, EVENT_IDENTIFIERS),
         "data_fields",
         "checkpoint_path",
         "expertsender_conn_id",
@@ -86,7 +87,7 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
         self.checkpoint_path = checkpoint_path
         self.custom_event_id = custom_event_id
         self.customer_id = customer_id
-        self.email = email
+        self.customer_email = email  # not self.email: Airflow's alert addresses
         self.email_md5 = email_md5
         self.email_sha256 = email_sha256
         self.phone = phone
@@ -98,7 +99,7 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
             self._payload()
 
     def _identifiers(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in EVENT_IDENTIFIERS}
+        return {name: getattr(self, identifier_attribute(name)) for name in EVENT_IDENTIFIERS}
 
     def _payload(self) -> tuple[str, Any, dict[str, Any]]:
         """Validate every argument; return the identifier's name, its API value and the request body."""

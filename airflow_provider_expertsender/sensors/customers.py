@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_expertsender.arguments import check_identifiers_early, one_identifier
+from airflow_provider_expertsender.arguments import (
+    check_identifiers_early,
+    identifier_attribute,
+    one_identifier,
+)
 from airflow_provider_expertsender.conditions import Verdict
 from airflow_provider_expertsender.endpoints import CUSTOMER_LOOKUPS
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
@@ -44,7 +48,7 @@ class ExpertSenderCustomerSensor(ExpertSenderBaseSensor):
     Exactly one of ``customer_id``, ``email``, ``phone`` and ``crm_id`` is required.
     """
 
-    template_fields: tuple[str, ...] = ("expertsender_conn_id", *CUSTOMER_LOOKUPS)
+    template_fields: tuple[str, ...] = ("expertsender_conn_id", *map(identifier_attribute, CUSTOMER_LOOKUPS))
 
     def __init__(
         self,
@@ -58,7 +62,7 @@ class ExpertSenderCustomerSensor(ExpertSenderBaseSensor):
     ) -> None:
         super().__init__(**kwargs)
         self.customer_id = customer_id
-        self.email = email
+        self.customer_email = email  # not self.email: Airflow's alert addresses
         self.phone = phone
         self.crm_id = crm_id
         if check is not None and not callable(check):
@@ -70,7 +74,7 @@ class ExpertSenderCustomerSensor(ExpertSenderBaseSensor):
         check_identifiers_early(self._identifiers(), what=_WHAT)
 
     def _identifiers(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in CUSTOMER_LOOKUPS}
+        return {name: getattr(self, identifier_attribute(name)) for name in CUSTOMER_LOOKUPS}
 
     def _prepare(self) -> None:
         self._lookup = one_identifier(self._identifiers(), what=_WHAT)

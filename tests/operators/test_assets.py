@@ -453,3 +453,37 @@ def test_a_failure_to_register_the_alias_never_fails_the_landed_write(monkeypatc
     assert "Could not register the asset alias" in caplog.text
     assert emit_asset_event(context, "customers", "bu", {"accepted": 0}) is False
     assert emit_asset_event({}, "customers", "bu", {"accepted": 1}) is False  # no outlet_events: no event
+
+
+@pytest.mark.dag
+def test_on_airflow_2_a_landed_write_creates_its_dataset_before_the_task_ends(run_dag, emulator, monkeypatch):
+    """Airflow 2.10 creates an alias event's Dataset at the end of the task, in the task's transaction,
+    unguarded against a concurrent insert: two DAGs landing customers at the same time both insert the URI and
+    the second task fails (UniqueViolation) after its records were sent. ``make e2e`` hit it on a 2.10 Celery
+    deployment (PostgreSQL): the customers example failed while the settings and custom-event examples
+    upserted customers. The provider creates the row first, in its own committed transaction (an insert that
+    loses the race is ignored), so Airflow's end-of-task registration only records the event."""
+    if _airflow3():
+        pytest.skip("Airflow 3 creates the Asset of an alias event race-free")
+    from airflow.datasets.manager import DatasetManager
+
+    conn = "es_assets_race"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn.upper()}", connection_json(emulator))
+    created_by_task_end: list[str] = []
+    original = DatasetManager.create_datasets  # noqa: AIR301 (Airflow 2 only)
+
+    def spy(self: Any, dataset_models: list[Any], session: Any) -> None:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_name == "_register_dataset_changes":  # Airflow's unguarded insert
+                created_by_task_end.extend(model.uri for model in dataset_models)
+                break
+            frame = frame.f_back
+        original(self, dataset_models=dataset_models, session=session)
+
+    monkeypatch.setattr(DatasetManager, "create_datasets", spy)  # noqa: AIR301
+    dag_id = "es_assets_race"
+    result = run_dag(UPSERT.format(dag_id=dag_id, conn=conn, customers=[ADA], dry_run=False), dag_id)
+    assert result.state == "success", result.task_states
+    assert created_by_task_end == []
+    assert len(_events(asset_uri("customers", conn))) == 1

@@ -64,7 +64,8 @@ class TestArguments:
             sensor(check="consent granted")
 
     def test_identifiers_are_templated(self) -> None:
-        assert {"customer_id", "email", "phone", "crm_id"} <= set(ExpertSenderCustomerSensor.template_fields)
+        fields = set(ExpertSenderCustomerSensor.template_fields)
+        assert {"customer_id", "customer_email", "phone", "crm_id"} <= fields
 
     def test_deferrable_defaults_to_the_airflow_option(self, fresh_import: dict[str, Any]) -> None:
         from airflow.configuration import conf
