@@ -12,7 +12,7 @@ demo:       ## run every example DAG against the bundled emulator (first run ins
 test:       ## packaging, ruff + mypy, pytest on Airflow 3.3, 3.0, 2.10.5 (image pins) and the lowest versions
 	bash scripts/test.sh
 
-e2e:        ## example DAGs on a real Celery deployment (PostgreSQL, Redis) + the connection form in Chromium
+e2e:        ## example DAGs on real Celery deployments, Airflow 3.3 and 2.10 (PostgreSQL, Redis) + the connection form in Chromium
 	bash scripts/e2e.sh
 
 lint:       ## ruff + mypy only
