@@ -278,30 +278,41 @@ def register_asset_alias(name: str) -> None:
         pass
 
 
-def register_asset(uri: str) -> None:
-    """Make sure the Asset (Dataset) ``uri`` exists in the metadata DB before a task attaches an event for it.
+def register_asset(uri: str, alias_name: str) -> None:
+    """Make sure the Asset (Dataset) ``uri`` exists and is linked to the alias before a task's event for it.
 
-    Airflow 2.10 creates the Dataset of an alias event at the end of the task, in the task's own transaction,
-    when no DAG declares it: two tasks landing records of one resource at the same time (any two DAGs writing
-    customers) both find no row, both insert it, and the second task fails on the unique URI after its
-    records were sent (found by ``make e2e`` on a 2.10 Celery deployment with PostgreSQL). Created here, in a
-    committed transaction of its own, Airflow finds the row and only records the event. Airflow 3 has the same
-    race in the api-server (``Dynamically creating AssetModel``, seen by ``make e2e`` on 3.3.2), but a task
-    there cannot write the metadata DB: not fixed there yet (docs/reliability.md).
+    Airflow 2.10 creates the Dataset of an alias event, and its link to the alias, at the end of the task, in
+    the task's own transaction, when no DAG declares it: two tasks landing records of one resource at the
+    same time (any two DAGs writing customers) both find no row, both insert it (the URI, then the
+    ``dataset_alias_dataset`` link), and the second task fails on the unique key after its records were sent
+    (found by ``make e2e`` on a 2.10 Celery deployment with PostgreSQL). Created here, each in a committed
+    transaction of its own (an insert that loses the race is ignored), Airflow finds both and only records
+    the event. Airflow 3 has the same race in the api-server (``Dynamically creating AssetModel``, seen by
+    ``make e2e`` on 3.3.2), but a task there cannot write the metadata DB: not fixed there yet
+    (docs/reliability.md).
     """
     if _name("AIRFLOW_V_3_0_PLUS"):
         return
     from airflow.datasets.manager import dataset_manager
-    from airflow.models.dataset import DatasetModel
+    from airflow.models.dataset import DatasetAliasModel, DatasetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
     try:
         with create_session() as session:
-            found = session.scalar(select(DatasetModel.id).where(DatasetModel.uri == uri).limit(1))
-            if found is None:
+            if session.scalar(select(DatasetModel.id).where(DatasetModel.uri == uri).limit(1)) is None:
                 models = [DatasetModel(uri=uri)]
                 dataset_manager.create_datasets(dataset_models=models, session=session)  # noqa: AIR301
     except IntegrityError:  # another task created it in the meantime
+        pass
+    try:
+        with create_session() as session:
+            dataset = session.scalar(select(DatasetModel).where(DatasetModel.uri == uri).limit(1))
+            alias = session.scalar(
+                select(DatasetAliasModel).where(DatasetAliasModel.name == alias_name).limit(1)
+            )
+            if dataset is not None and alias is not None and alias not in dataset.aliases:
+                dataset.aliases.append(alias)
+    except IntegrityError:  # another task linked them in the meantime
         pass

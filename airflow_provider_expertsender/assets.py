@@ -157,7 +157,7 @@ def emit_asset_event(context: Any, resource: str, conn_id: str, summary: Mapping
     asset = expertsender_asset(resource, conn_id)
     try:
         register_asset_alias(alias.name)
-        register_asset(asset.uri)
+        register_asset(asset.uri, alias.name)
     except Exception:  # the write has landed: never fail the task for its announcement
         log.warning(
             "Could not register the asset alias %s or its asset; the asset event may be lost.",

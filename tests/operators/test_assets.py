@@ -457,33 +457,34 @@ def test_a_failure_to_register_the_alias_never_fails_the_landed_write(monkeypatc
 
 @pytest.mark.dag
 def test_on_airflow_2_a_landed_write_creates_its_dataset_before_the_task_ends(run_dag, emulator, monkeypatch):
-    """Airflow 2.10 creates an alias event's Dataset at the end of the task, in the task's transaction,
-    unguarded against a concurrent insert: two DAGs landing customers at the same time both insert the URI and
-    the second task fails (UniqueViolation) after its records were sent. ``make e2e`` hit it on a 2.10 Celery
-    deployment (PostgreSQL): the customers example failed while the settings and custom-event examples
-    upserted customers. The provider creates the row first, in its own committed transaction (an insert that
-    loses the race is ignored), so Airflow's end-of-task registration only records the event."""
+    """Airflow 2.10 creates an alias event's Dataset and its alias link at the end of the task, in the task's
+    transaction, unguarded against a concurrent insert: two DAGs landing customers at the same time both
+    insert them and the second task fails (UniqueViolation on the URI, or on ``dataset_alias_dataset``) after
+    its records were sent. ``make e2e`` hit both on a 2.10 Celery deployment (PostgreSQL): the customers
+    example failed while the settings and custom-event examples upserted customers. The provider creates the
+    rows first, each in its own committed transaction (an insert that loses the race is ignored), so
+    Airflow's end-of-task registration finds both and only records the event."""
     if _airflow3():
         pytest.skip("Airflow 3: a task cannot write the metadata DB (the api-server's own race is open)")
-    from airflow.datasets.manager import DatasetManager
+    from airflow.models.dataset import DatasetModel
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
 
     conn = "es_assets_race"
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn.upper()}", connection_json(emulator))
-    created_by_task_end: list[str] = []
-    original = DatasetManager.create_datasets  # noqa: AIR301 (Airflow 2 only)
+    uri = asset_uri("customers", conn)
+    seen_at_task_end: list[list[str] | None] = []
+    original = TaskInstance._register_dataset_changes
 
-    def spy(self: Any, dataset_models: list[Any], session: Any) -> None:
-        frame = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code.co_name == "_register_dataset_changes":  # Airflow's unguarded insert
-                created_by_task_end.extend(model.uri for model in dataset_models)
-                break
-            frame = frame.f_back
-        original(self, dataset_models=dataset_models, session=session)
+    def spy(self: Any, *, events: Any, session: Any) -> None:
+        with create_session() as other:  # what a concurrent task's transaction sees
+            dataset = other.query(DatasetModel).filter(DatasetModel.uri == uri).one_or_none()
+            seen_at_task_end.append(None if dataset is None else [a.name for a in dataset.aliases])
+        original(self, events=events, session=session)
 
-    monkeypatch.setattr(DatasetManager, "create_datasets", spy)  # noqa: AIR301
+    monkeypatch.setattr(TaskInstance, "_register_dataset_changes", spy)
     dag_id = "es_assets_race"
     result = run_dag(UPSERT.format(dag_id=dag_id, conn=conn, customers=[ADA], dry_run=False), dag_id)
     assert result.state == "success", result.task_states
-    assert created_by_task_end == []
-    assert len(_events(asset_uri("customers", conn))) == 1
+    assert seen_at_task_end == [[asset_alias("customers").name]]
+    assert len(_events(uri)) == 1
