@@ -288,8 +288,8 @@ def register_asset(uri: str, alias_name: str) -> None:
     (found by ``make e2e`` on a 2.10 Celery deployment with PostgreSQL). Created here, each in a committed
     transaction of its own (an insert that loses the race is ignored), Airflow finds both and only records
     the event. Airflow 3 has the same race in the api-server (``Dynamically creating AssetModel``, seen by
-    ``make e2e`` on 3.3.2), but a task there cannot write the metadata DB: not fixed there yet
-    (docs/reliability.md).
+    ``make e2e`` on 3.3.2), and a task there cannot write the metadata DB: there, a DAG declaring the Asset
+    makes the DAG processor create it before any write (docs/assets.md).
     """
     if _name("AIRFLOW_V_3_0_PLUS"):
         return

@@ -50,8 +50,9 @@ def _dag_bag() -> Any:
 # -- parsing ---------------------------------------------------------------------------------------------
 
 
-def test_the_six_capabilities_have_an_example():
+def test_the_seven_capabilities_have_an_example():
     assert DAG_IDS == [
+        "example_expertsender_assets",
         "example_expertsender_bulk_writes",
         "example_expertsender_custom_event",
         "example_expertsender_customers",
@@ -96,7 +97,11 @@ def test_example_follows_the_conventions(path: Path, airflow_db):
     assert dag.catchup is False
     assert dag.start_date is not None
     timetable = type(dag.timetable).__name__
-    assert timetable == "NullTimetable", f"schedule must be None, got {timetable}"
+    # Scheduled on the provider's Assets (Datasets on 2.10): the data-aware example; every other one by hand.
+    expected = "AssetTriggeredTimetable" if path.stem == "example_expertsender_assets" else "NullTimetable"
+    if expected == "AssetTriggeredTimetable" and timetable == "DatasetTriggeredTimetable":
+        expected = timetable
+    assert timetable == expected, f"schedule must be {expected}, got {timetable}"
     assert dag.doc_md, "the module docstring is the DAG's documentation"
     text = path.read_text()
     assert "from airflow.sdk import" in text, "Airflow 3 imports come first"
@@ -355,3 +360,12 @@ def test_bulk_writes_example(run_dag, expertsender_conn, emulator):
     assert orders["BULK-0"]["status"] == "completed"
     assert orders["BULK-5"]["isDeleted"] is True
     _no_key_in_xcom(result, emulator)
+
+
+def test_assets_example_reports_what_the_triggering_events_carry(run_dag, expertsender_conn, emulator):
+    """Triggered by hand (as ``make demo`` and ``dag.test()`` do) it finds no event; on a deployment the
+    scheduler runs it after the other examples land customers or orders (``make e2e`` checks that)."""
+    result = run_dag(EXAMPLES / "example_expertsender_assets.py", "example_expertsender_assets")
+    assert result.state == "success", result.task_states
+    assert result.xcom("report_what_landed") == {}
+    assert emulator.requests == []  # it reads Airflow's events, never the API
