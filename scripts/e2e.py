@@ -738,6 +738,37 @@ def sensor_checks(
     ]
 
 
+#: The example scheduled on the Assets the other examples update (data-aware scheduling).
+ASSETS_DAG = "example_expertsender_assets"
+
+
+def scheduled_runs(dag_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs the scheduler created because an Asset (a Dataset on 2.10) was updated."""
+    return [r for r in dag_runs if r.get("run_type") in ("asset_triggered", "dataset_triggered")]
+
+
+def asset_checks(api: Api, processes: Processes, timeout: float = 120) -> list[Result]:
+    """The DAG scheduled on the customers and orders Assets ran, by the scheduler, after the writes landed."""
+    found: list[dict[str, Any]] = []
+
+    def finished() -> bool:
+        found[:] = scheduled_runs(api.call("GET", f"/dags/{ASSETS_DAG}/dagRuns")["dag_runs"])
+        return any(r.get("state") in TERMINAL for r in found)
+
+    try:
+        wait_for(f"a run of {ASSETS_DAG} scheduled by an Asset update", finished, timeout, processes)
+    except Exception as err:  # reported as the failed check below
+        say(f"{type(err).__name__}: {err}")
+    states = [r.get("state") for r in found]
+    return [
+        (
+            f"{ASSETS_DAG} was run by the scheduler after customers or orders landed (data-aware scheduling)",
+            "success" in states,
+            ", ".join(f"{r.get('run_type')} {r.get('state')}" for r in found) or "no Asset-triggered run",
+        )
+    ]
+
+
 def log_checks(
     api: Api, line: Line, runs: dict[str, str], api_key: str, emulator_url: str, logs: Path
 ) -> list[Result]:
@@ -853,6 +884,7 @@ def run_deployment(line: Line) -> Report:
         for dag_id in dag_ids:
             results.append((f"run {dag_id}", run_states[dag_id] == "success", run_states[dag_id]))
         results += sensor_checks(report.history, restarted)
+        results += asset_checks(api, processes)
         results += check_emulator(emulator_url, api, runs, data)
         results += log_checks(api, line, runs, api_key, emulator_url, logs)
     except Exception as err:  # reported as a failed check; clean-up follows

@@ -144,3 +144,14 @@ def test_each_deployment_needs_its_own_database_and_redis_db(monkeypatch):
     af3, af2 = e2e.lines_from_env([3, 2])
     assert (af3.api, af2.api) == ("/api/v2", "/api/v1")
     assert af3.db != af2.db
+
+
+def test_only_runs_an_asset_update_started_count_as_scheduled():
+    e2e = _e2e()
+    runs = [
+        {"run_type": "manual", "state": "success"},
+        {"run_type": "asset_triggered", "state": "running"},  # Airflow 3
+        {"run_type": "dataset_triggered", "state": "success"},  # Airflow 2.10
+        {"run_type": "scheduled", "state": "success"},
+    ]
+    assert [r["run_type"] for r in e2e.scheduled_runs(runs)] == ["asset_triggered", "dataset_triggered"]
