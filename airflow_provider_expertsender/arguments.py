@@ -9,15 +9,14 @@ Imports nothing beyond the provider's exceptions (safe at DAG-parse time).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from airflow_provider_expertsender.exceptions import ExpertSenderConfigError
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
 __all__ = [
     "check_identifiers_early",
+    "customer_email",
     "identifier_problem",
     "is_dynamic",
     "is_given",
@@ -57,6 +56,24 @@ def is_given(value: Any) -> bool:
 #: the task's environment as ``AIRFLOW_CTX_DAG_EMAIL`` (which Airflow 2.10 writes into every task log). The
 #: operators keep the argument's name and store the customer's address as ``customer_email``.
 IDENTIFIER_ATTRIBUTES = {"email": "customer_email"}
+
+
+def customer_email(email: Any, operator_kwargs: Mapping[str, Any]) -> Any:
+    """The customer's address given to an operator's ``email`` argument, or None when it is the DAG's
+    ``default_args["email"]``.
+
+    Airflow gives every operator whose signature has a parameter named in ``default_args`` that value, so the
+    alert addresses of ``default_args={"email": [...]}`` (the usual way to set them) would arrive here as the
+    customer to look up, or as a second identifier beside ``crm_id=``. Airflow passes the ``default_args`` on
+    in the operator's keyword arguments; the value it put there is that very object.
+
+    :param email: the ``email`` argument as received.
+    :param operator_kwargs: the operator's other keyword arguments (holding ``default_args``).
+    """
+    defaults = operator_kwargs.get("default_args") or {}
+    if isinstance(defaults, Mapping) and "email" in defaults and email is defaults["email"]:
+        return None
+    return email
 
 
 def identifier_attribute(name: str) -> str:

@@ -72,3 +72,38 @@ def test_the_alert_addresses_a_dag_gives_stay_the_tasks():
     op = ExpertSenderGetCustomerOperator(task_id="get", crm_id="C-1815")
     op.email = ["ops@example.org"]  # BaseOperator's attribute, as a DAG author sets it after construction
     assert op._identifiers() == {"customer_id": None, "email": None, "phone": None, "crm_id": "C-1815"}
+
+
+@pytest.mark.parametrize("alerts", [["ops@example.org"], "ops@example.org"])
+def test_a_dags_default_alert_addresses_are_never_the_customer(alerts):
+    """``default_args={"email": ...}`` is how DAGs set their alert addresses, and Airflow hands a default to
+    every operator whose signature has that parameter: it reached the customer's ``email=``, so a lookup by
+    ``crm_id=`` failed at parse time ("got 2 (email, crm_id)") and one without an identifier looked up the
+    alert addresses. The alerts stay the task's."""
+    import pendulum
+
+    try:  # Airflow 3
+        from airflow.sdk import DAG
+    except ImportError:  # Airflow 2.10
+        from airflow import DAG  # type: ignore[no-redef,assignment]
+
+    from airflow_provider_expertsender.operators.customers import ExpertSenderGetCustomerOperator
+    from airflow_provider_expertsender.operators.events import ExpertSenderSendCustomEventOperator
+    from airflow_provider_expertsender.sensors.customers import ExpertSenderCustomerSensor
+
+    start = pendulum.datetime(2025, 1, 1, tz="UTC")
+    with DAG("alerts", schedule=None, start_date=start, default_args={"email": alerts}):
+        ops = [
+            ExpertSenderGetCustomerOperator(task_id="get", crm_id="C-1815"),
+            ExpertSenderSendCustomEventOperator(task_id="event", custom_event_id=12, crm_id="C-1815"),
+            ExpertSenderCustomerSensor(task_id="wait", crm_id="C-1815"),
+        ]
+        for op in ops:
+            assert op._identifiers()["email"] is None, type(op).__name__
+            assert op._identifiers()["crm_id"] == "C-1815"
+            assert op.email == alerts  # still where Airflow sends the task's alerts
+        with pytest.raises(ExpertSenderConfigError, match="none was given"):
+            ExpertSenderGetCustomerOperator(task_id="nothing")
+        given = ExpertSenderGetCustomerOperator(task_id="given", email="grace@example.com")
+        assert given._identifiers()["email"] == "grace@example.com"
+        assert given.email == alerts

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_expertsender.arguments import (
     check_identifiers_early,
+    customer_email,
     identifier_attribute,
     is_dynamic,
     is_given,
@@ -83,6 +84,7 @@ class ExpertSenderSendCustomEventOperator(ExpertSenderBaseOperator):
         checkpoint_path: str | None = None,
         **kwargs: Any,
     ) -> None:
+        email = customer_email(email, kwargs)  # not default_args' alert addresses
         super().__init__(**kwargs)
         self.checkpoint_path = checkpoint_path
         self.custom_event_id = custom_event_id

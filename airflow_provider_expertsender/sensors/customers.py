@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_expertsender.arguments import (
     check_identifiers_early,
+    customer_email,
     identifier_attribute,
     one_identifier,
 )
@@ -60,6 +61,7 @@ class ExpertSenderCustomerSensor(ExpertSenderBaseSensor):
         check: Callable[[dict[str, Any]], bool] | None = None,
         **kwargs: Any,
     ) -> None:
+        email = customer_email(email, kwargs)  # not default_args' alert addresses
         super().__init__(**kwargs)
         self.customer_id = customer_id
         self.customer_email = email  # not self.email: Airflow's alert addresses
