@@ -377,15 +377,14 @@ def line_settings(major: int, web_port: int) -> dict[str, str]:
 #: the metadata DB, creates the Assets and their links before the runs, so this run tests the provider, not
 #: that race.
 _LINK_ALIASES = """
-import sys
 from sqlalchemy import select
 from airflow.models.asset import AssetAliasModel, AssetModel
 from airflow.utils.session import create_session
+from airflow_provider_expertsender.assets import RESOURCES, asset_alias, asset_uri
 
 with create_session() as session:
-    for resource in sys.argv[1:]:
-        uri = f"expertsender://expertsender_default/{resource}"
-        name = f"expertsender-{resource}"
+    for resource in RESOURCES:
+        uri, name = asset_uri(resource), asset_alias(resource).name
         alias = session.scalar(select(AssetAliasModel).where(AssetAliasModel.name == name))
         asset = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
         if asset is None:
@@ -393,18 +392,17 @@ with create_session() as session:
             session.add(asset)
         if alias is not None and asset not in alias.assets:
             alias.assets.append(asset)
-    print("linked", len(sys.argv) - 1, "aliases")
+    print("linked the aliases of", ", ".join(RESOURCES))
 """
 
 
 def link_aliases(line: Line, env: dict[str, str], log: Path) -> None:
     """Airflow 3: the provider's Asset aliases linked to their Assets before any run (see _LINK_ALIASES)."""
-    resources = ["customers", "orders", "custom_events", "order_statuses", "order_deletes"]
     with open(log, "a", encoding="utf-8") as out:
         out.write("$ python -c <link the provider's aliases to their Assets>\n")
         out.flush()
         done = subprocess.run(
-            [str(line.bin_dir / "python"), "-c", _LINK_ALIASES, *resources],
+            [str(line.bin_dir / "python"), "-c", _LINK_ALIASES],
             env=env,
             stdout=out,
             stderr=out,

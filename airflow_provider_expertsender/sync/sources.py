@@ -74,6 +74,22 @@ FORMATS = {
 _GLOB_CHARS = frozenset("*?[")
 
 
+def stable_bytes(value: Any) -> bytes | None:
+    """Bytes that are equal exactly when two values are (same types too: ``1``, ``1.0`` and ``True`` differ),
+    for hashing; None for a value that has none.
+
+    :func:`marshal.dumps` (format 0: no references, no interning marks) for JSON types, strings, numbers and
+    their lists, tuples and dicts; pickle for what marshal does not know (the dates and decimals of SQL rows).
+    """
+    try:
+        return marshal.dumps(value, 0)
+    except ValueError:
+        try:
+            return pickle.dumps(value, protocol=5)
+        except Exception:
+            return None
+
+
 class Decoder:
     """How the units of one file (or query) become rows, and what identifies a unit's content.
 
@@ -151,13 +167,7 @@ class _Cells(Decoder):
         return dict(zip(self.names, raw, strict=True))
 
     def fingerprint(self, raw: Any) -> bytes | None:
-        try:
-            return marshal.dumps(raw, 0)
-        except ValueError:  # dates, decimals... of SQL rows: pickle knows them, and writes them the same way
-            try:
-                return pickle.dumps(raw, protocol=5)
-            except Exception:
-                return None
+        return stable_bytes(raw)
 
 
 #: A unit: ``(decoder, number, raw)``.

@@ -45,7 +45,6 @@ import itertools
 import json
 import marshal
 import os
-import pickle
 import secrets
 import shutil
 import sqlite3
@@ -58,6 +57,7 @@ from typing import Any
 
 from airflow_provider_expertsender.exceptions import ExpertSenderStateError
 from airflow_provider_expertsender.sync.ledger import Selector, as_record
+from airflow_provider_expertsender.sync.sources import stable_bytes
 
 #: The resources a state can describe: upserts, whose records are worth skipping when the API has them as they
 #: are (custom events, status changes and deletes are actions, not states).
@@ -181,9 +181,7 @@ class Digests:
 
     def unit(self, fingerprint: bytes) -> int:
         """The input-cache hash of a row as read, from its fingerprint (``MappedRows.units``)."""
-        hasher = self._unit_base.copy()
-        hasher.update(fingerprint)
-        return int(_INT64(hasher.digest())[0])
+        return int(self.units([fingerprint])[0])  # type: ignore[arg-type]
 
     def units(self, fingerprints: list[bytes]) -> list[int | None]:
         """:meth:`unit` of each fingerprint (the loop of an unchanged re-run, kept tight)."""
@@ -200,14 +198,8 @@ class Digests:
     def raw(self, record: Any) -> int | None:
         """The hash of an input record as mapped (before validation), for the input cache; ``None`` when the
         record cannot be hashed reproducibly (the record is then validated, as without the cache)."""
-        try:
-            data = marshal.dumps(record, 0)
-        except ValueError:  # dates, decimals... of SQL rows: pickle knows them
-            try:
-                data = pickle.dumps(record, protocol=5)
-            except Exception:
-                return None
-        return self._int(self._raw_base.copy(), data)
+        data = stable_bytes(record)
+        return None if data is None else self._int(self._raw_base.copy(), data)
 
 
 # ------------------------------------------------------------------------------------------------ the store

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,6 @@ from airflow_provider_expertsender.operators.customers import ExpertSenderUpsert
 from airflow_provider_expertsender.operators.orders import ExpertSenderRegisterOrdersOperator
 from airflow_provider_expertsender.sync.options import WriteOptions
 from airflow_provider_expertsender.sync.statefile import state_file
-
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 
 
 @pytest.fixture
@@ -294,44 +291,6 @@ def test_orders_are_keyed_by_website_and_id(tmp_path, emulator, store, run_op):
 
 
 # --------------------------------------------------------------------------------------------- PostgreSQL
-
-
-def _postgres_or_skip() -> Any:
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        return psycopg2.connect(connect_timeout=2, **PG)
-    except psycopg2.OperationalError as err:
-        pytest.skip(f"PostgreSQL at {PG['host']}:{PG['port']} is unreachable: {err}".strip())
-
-
-@pytest.fixture
-def pg_customers(monkeypatch) -> Any:
-    con = _postgres_or_skip()
-    con.autocommit = True
-    table = f"es_state_{uuid.uuid4().hex[:8]}"
-    with con.cursor() as cur:
-        cur.execute(
-            f"CREATE TABLE {table} AS SELECT g AS n, 'user' || g || '@example.com' AS email, "
-            "'User' || g AS first_name, (g % 7)::numeric / 4 AS attr_lifetime_value, "
-            "DATE '2024-01-01' + g AS attr_signup_date "
-            "FROM generate_series(1, 3000) g"
-        )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_PG_STATE",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": PG["host"],
-                "port": PG["port"],
-                "login": PG["user"],
-                "schema": PG["dbname"],
-            }
-        ),
-    )
-    yield con, table
-    with con.cursor() as cur:
-        cur.execute(f"DROP TABLE {table}")
-    con.close()
 
 
 @pytest.mark.postgres

@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from airflow_provider_expertsender.sync import state as state_module
 from airflow_provider_expertsender.sync.mapping import MappedRows
 from airflow_provider_expertsender.sync.state import CHUNK
 
-from .test_state_operators import _postgres_or_skip, emails, fresh, row, write_jsonl
+from .test_state_operators import emails, fresh, row, write_jsonl
 
 
 @pytest.fixture
@@ -220,40 +219,22 @@ def test_orders_with_product_lines_are_grouped_before_hashing(tmp_path, emulator
 
 @pytest.mark.postgres
 def test_postgres_rows_are_cached_by_their_values(
-    tmp_path, emulator, store, run_op, record_calls, monkeypatch
+    tmp_path, emulator, store, run_op, record_calls, pg_customers
 ):
-    con = _postgres_or_skip()
-    con.autocommit = True
-    table = f"es_units_{uuid.uuid4().hex[:8]}"
-    with con.cursor() as cur:
-        cur.execute(
-            f"CREATE TABLE {table} AS SELECT g AS n, 'user' || g || '@example.com' AS email, "
-            "(g % 7)::numeric / 4 AS attr_lifetime_value, DATE '2024-01-01' + g AS attr_signup_date "
-            "FROM generate_series(1, 1500) g"
-        )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_PG_UNITS",
-        json.dumps({"conn_type": "postgres", "host": "127.0.0.1", "port": 5432, "login": "postgres",
-                    "schema": "test"}),
-    )  # fmt: skip
+    con, table = pg_customers
     sql = f"SELECT email, attr_lifetime_value, attr_signup_date FROM {table} ORDER BY n"
-    try:
-        state = tmp_path / "state.sqlite"
-        run_op(upsert(sql=sql, sql_conn_id="pg_units", state_path=str(state), batch_size=500))
-        record_calls[0] = 0
-        fresh(emulator)
-        second = run_op(upsert(sql=sql, sql_conn_id="pg_units", state_path=str(state)))
-        assert (second["unchanged"], record_calls[0]) == (1500, 0)  # Decimal and date values hashed too
-        with con.cursor() as cur:
-            cur.execute(f"UPDATE {table} SET attr_lifetime_value = attr_lifetime_value + 0.25 WHERE n = 7")
-        store = fresh(emulator)
-        third = run_op(upsert(sql=sql, sql_conn_id="pg_units", state_path=str(state)))
-        assert (third["changed"], record_calls[0]) == (1, 1)
-        assert emails(store) == {"user7@example.com"}
-    finally:
-        with con.cursor() as cur:
-            cur.execute(f"DROP TABLE {table}")
-        con.close()
+    state = tmp_path / "state.sqlite"
+    run_op(upsert(sql=sql, sql_conn_id="pg_state", state_path=str(state), batch_size=500))
+    record_calls[0] = 0
+    fresh(emulator)
+    second = run_op(upsert(sql=sql, sql_conn_id="pg_state", state_path=str(state)))
+    assert (second["unchanged"], record_calls[0]) == (3000, 0)  # Decimal and date values hashed too
+    with con.cursor() as cur:
+        cur.execute(f"UPDATE {table} SET attr_lifetime_value = attr_lifetime_value + 0.25 WHERE n = 7")
+    store = fresh(emulator)
+    third = run_op(upsert(sql=sql, sql_conn_id="pg_state", state_path=str(state)))
+    assert (third["changed"], record_calls[0]) == (1, 1)
+    assert emails(store) == {"user7@example.com"}
 
 
 # ------------------------------------------------------------------------------------ the file and the run
